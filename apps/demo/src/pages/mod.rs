@@ -1,0 +1,5 @@
+//! One module a page.
+
+mod home;
+
+pub use home::Home;

@@ -1,0 +1,1 @@
+//! Dioxus hooks and components for the auth template.
