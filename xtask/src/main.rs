@@ -1,1 +1,54 @@
-fn main() {}
+//! Project automation. Run `cargo xtask help` for the list of commands.
+//!
+//! Every command first makes sure the tools it needs are installed, at the versions this
+//! repository pins, in user-level locations (cargo's bin dir, `~/.cache`), never inside the
+//! checkout: a fresh clone reuses what the machine already has.
+
+mod cmd;
+mod tools;
+
+use anyhow::{Result, bail};
+use std::path::{Path, PathBuf};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+Commands:
+  dev              install what is missing, then serve the demo on http://127.0.0.1:8080 (dx serve)
+  test             install what is missing, then run the whole suite: fmt, clippy, unit and
+                   integration tests, a release build of the demo, and the browser tests
+  bundle           build the release bundle of the demo (server binary + public/)
+  install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
+  help             this text
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("dev") => cmd::dev(&root, &args[1..]),
+        Some("test") => cmd::test(&root),
+        Some("bundle") => cmd::bundle(&root).map(|dir| {
+            eprintln!("xtask: release bundle in {}", dir.display());
+        }),
+        Some("install-tools") => {
+            tools::ensure_build_tools(&root)?;
+            tools::ensure_browser()?;
+            Ok(())
+        }
+        Some("help" | "--help" | "-h") | None => {
+            eprint!("{HELP}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{HELP}"),
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}

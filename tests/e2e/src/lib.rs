@@ -1,1 +1,239 @@
-//! Browser-test helpers.
+//! Browser-test helpers: start the built demo server and a headless Chromium on free loopback
+//! ports, and stop both when the test ends (pass or fail).
+//!
+//! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
+//! and passes its folder in `DEMO_BUNDLE_DIR`.
+
+use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
+use std::{
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// The demo server binary, running on a free loopback port. Killed on drop.
+#[derive(Debug)]
+pub struct DemoServer {
+    child: Child,
+    /// e.g. `http://127.0.0.1:41234`
+    pub base_url: String,
+    _data_dir: TempDir,
+}
+
+impl DemoServer {
+    /// Starts the bundle's server with a fresh data folder and waits until it answers.
+    pub async fn start() -> Self {
+        let bundle = PathBuf::from(std::env::var_os("DEMO_BUNDLE_DIR").expect(
+            "DEMO_BUNDLE_DIR is not set: the browser tests run against the release bundle; \
+             run them with `cargo xtask test`",
+        ));
+        let binary = bundle.join("demo");
+        assert!(binary.is_file(), "no server binary at {}", binary.display());
+        let port = free_port();
+        let data_dir = TempDir::new("demo-data");
+        let child = Command::new(&binary)
+            .current_dir(&bundle)
+            .env("IP", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("DATABASE_URL", format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display()))
+            .env("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
+        let server = Self { child, base_url: format!("http://127.0.0.1:{port}"), _data_dir: data_dir };
+        wait_for_http(&server.base_url).await;
+        server
+    }
+
+    /// An absolute URL on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Chromium driven through chromedriver on a free loopback port. Both stop on drop.
+#[derive(Debug)]
+pub struct Browser {
+    driver: Child,
+    client: Option<Client>,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless Chromium session that records console messages.
+    pub async fn start() -> Self {
+        let port = free_port();
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("could not start chromedriver (install chromium-driver, or run `cargo xtask test`)");
+        let profile = TempDir::new("chromium-profile");
+        let mut browser = Self { driver, client: None, _profile: profile };
+        let driver_url = format!("http://127.0.0.1:{port}");
+        wait_for_tcp(port).await;
+        let caps = serde_json::json!({
+            "browserName": "chrome",
+            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", browser._profile.0.display()),
+                ]
+            }
+        });
+        let serde_json::Value::Object(caps) = caps else { unreachable!() };
+        let client = ClientBuilder::rustls()
+            .expect("rustls")
+            .capabilities(caps)
+            .connect(&driver_url)
+            .await
+            .expect("could not open a Chromium session through chromedriver");
+        browser.client = Some(client);
+        browser
+    }
+
+    /// The WebDriver client.
+    pub fn client(&self) -> &Client {
+        self.client.as_ref().expect("browser session is open")
+    }
+
+    /// Every console message Chromium logged since the last call (level and text).
+    pub async fn console(&self) -> Vec<(String, String)> {
+        let logs = self
+            .client()
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("chromedriver returns the browser log");
+        logs.as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| {
+                (
+                    entry["level"].as_str().unwrap_or_default().to_owned(),
+                    entry["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until `css` matches an element whose text contains `needle`; returns that text.
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client().find(fantoccini::Locator::Css(css)).await {
+                last = el.text().await.unwrap_or_default();
+                if last.contains(needle) {
+                    return last;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for `{css}` to contain {needle:?}; last text: {last:?}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Closing the session ends Chromium; chromedriver is killed either way.
+        if let Some(client) = self.client.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                let _ = tokio::task::block_in_place(|| handle.block_on(client.close()));
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// chromedriver's log endpoint (`POST /session/{id}/se/log`), which W3C WebDriver lacks.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// Console messages that mean the page is broken: errors, panics, hydration mismatches.
+pub fn problems(console: &[(String, String)]) -> Vec<String> {
+    console
+        .iter()
+        .filter(|(level, message)| {
+            let m = message.to_lowercase();
+            level == "SEVERE" || m.contains("panicked") || m.contains("hydrat") && (m.contains("error") || m.contains("mismatch"))
+        })
+        // The browser asks for /favicon.ico on its own; a 404 for it is not the app's fault.
+        .filter(|(_, message)| !message.contains("favicon.ico"))
+        .map(|(level, message)| format!("{level}: {message}"))
+        .collect()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+async fn wait_for_tcp(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port} after 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_http(base_url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(resp) = reqwest::get(base_url).await {
+            if resp.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "the demo server at {base_url} did not answer within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A temporary directory removed on drop.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

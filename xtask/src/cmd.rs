@@ -1,0 +1,60 @@
+//! The commands behind `cargo xtask …`.
+
+use crate::tools::{self, command, run};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+
+/// The app crate that `dev`, `bundle` and the browser tests build.
+const APP_PACKAGE: &str = "demo";
+
+/// `cargo xtask dev`: install what is missing, then `dx serve` the demo on 127.0.0.1:8080.
+pub fn dev(root: &Path, extra: &[String]) -> Result<()> {
+    tools::ensure_build_tools(root)?;
+    eprintln!("xtask: serving the demo on http://127.0.0.1:8080 (Ctrl-C to stop)");
+    run(command("dx")
+        .args(["serve", "--package", APP_PACKAGE, "--web", "--addr", "127.0.0.1", "--port", "8080"])
+        .args(["--open", "false", "--interactive", "false"])
+        .args(extra))
+}
+
+/// `cargo xtask test`: the whole suite, in the order that fails fastest.
+pub fn test(root: &Path) -> Result<()> {
+    tools::ensure_build_tools(root)?;
+    tools::ensure_browser()?;
+
+    step("cargo fmt --check");
+    run(command("cargo").args(["fmt", "--all", "--check"]))?;
+
+    step("cargo clippy (workspace, all targets)");
+    run(command("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    step("cargo clippy (demo server)");
+    run(command("cargo").args(["clippy", "-p", APP_PACKAGE, "--features", "server", "--", "-D", "warnings"]))?;
+
+    step("unit, integration and doc tests");
+    run(command("cargo").args(["test", "--workspace", "--exclude", "e2e"]))?;
+
+    let bundle = bundle(root)?;
+
+    step("browser tests (headless Chromium against the release bundle)");
+    run(command("cargo")
+        .args(["test", "-p", "e2e", "--", "--test-threads", "1"])
+        .env("DEMO_BUNDLE_DIR", &bundle))?;
+    Ok(())
+}
+
+/// `cargo xtask bundle`: the release bundle (server binary + `public/`), as deployed.
+pub fn bundle(root: &Path) -> Result<PathBuf> {
+    tools::ensure_build_tools(root)?;
+    step("release bundle of the demo (dx bundle --release)");
+    run(command("dx").args(["bundle", "--package", APP_PACKAGE, "--web", "--release"]))?;
+    let dir = root.join("target/dx").join(APP_PACKAGE).join("release/web");
+    let server = dir.join(APP_PACKAGE);
+    if !server.is_file() {
+        bail!("dx bundle finished but the server binary is not at {}", server.display());
+    }
+    dir.canonicalize().context("resolving the bundle directory")
+}
+
+fn step(name: &str) {
+    eprintln!("\n==> {name}");
+}

@@ -1,0 +1,211 @@
+//! Installs the pinned tools, once per machine, at user level.
+//!
+//! Each `ensure_*` checks the installed version first and only installs on a mismatch, saying
+//! what it installs and why. Nothing is written inside the checkout.
+
+use anyhow::{Context, Result, bail};
+use std::{
+    env,
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+/// dioxus-cli, pinned to the `dioxus` version in Cargo.toml (`=0.7.10`).
+pub const DX_VERSION: &str = "0.7.10";
+/// The esbuild that dx 0.7 drives for JS bundling.
+pub const ESBUILD_VERSION: &str = "0.27.3";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Installs (if missing) everything needed to build and serve the demo, and puts the tool
+/// directories on this process's PATH so every child process sees them.
+pub fn ensure_build_tools(root: &Path) -> Result<()> {
+    prepend_to_path(&cargo_bin_dir())?;
+    ensure_wasm_target()?;
+    ensure_esbuild()?;
+    ensure_wasm_bindgen(root)?;
+    ensure_dx()?;
+    Ok(())
+}
+
+/// Installs Chromium and ChromeDriver for the browser tests (apt-get when root), or explains how.
+pub fn ensure_browser() -> Result<()> {
+    let have = |bin: &str| version_of(bin, &["--version"]).is_some();
+    if have("chromium") && have("chromedriver") {
+        return Ok(());
+    }
+    let is_root = output_of("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
+    if !is_root {
+        bail!(
+            "the browser tests need Chromium and ChromeDriver. Install them with:\n    \
+             sudo apt-get install -y chromium chromium-driver\nthen run this command again."
+        );
+    }
+    eprintln!("xtask: installing chromium and chromium-driver with apt-get (browser tests need them)");
+    run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = output_of("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        return Ok(());
+    }
+    eprintln!("xtask: adding the {WASM_TARGET} target (the demo's client is compiled to wasm)");
+    run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+fn ensure_dx() -> Result<()> {
+    let found = version_of("dx", &["--version"]);
+    // `dx --version` prints e.g. "dioxus 0.7.10 (abc1234)".
+    if found.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(DX_VERSION)) {
+        return Ok(());
+    }
+    match found {
+        Some(v) => eprintln!("xtask: found `{v}` but this workspace pins dioxus {DX_VERSION}; installing dioxus-cli {DX_VERSION}"),
+        None => eprintln!("xtask: installing dioxus-cli {DX_VERSION} (`dx`, builds and serves the app; about 15 minutes, once per machine)"),
+    }
+    // `no-downloads`: dx must not fetch tools from the internet; we install them ourselves.
+    run(Command::new("cargo").args([
+        "install",
+        "dioxus-cli",
+        "--version",
+        &format!("={DX_VERSION}"),
+        "--locked",
+        "--features",
+        "no-downloads",
+        "--force",
+    ]))
+}
+
+fn ensure_wasm_bindgen(root: &Path) -> Result<()> {
+    let wanted = locked_version(root, "wasm-bindgen")?;
+    let found = version_of("wasm-bindgen", &["--version"]);
+    // `wasm-bindgen --version` prints e.g. "wasm-bindgen 0.2.100".
+    if found.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(wanted.as_str())) {
+        return Ok(());
+    }
+    match found {
+        Some(v) => eprintln!("xtask: found `{v}` but Cargo.lock has wasm-bindgen {wanted}; installing wasm-bindgen-cli {wanted}"),
+        None => eprintln!("xtask: installing wasm-bindgen-cli {wanted} (must equal the wasm-bindgen in Cargo.lock)"),
+    }
+    // Not `--locked`: its lock file pins a crate version the registry no longer has.
+    run(Command::new("cargo").args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &format!("={wanted}"),
+        "--force",
+    ]))
+}
+
+fn ensure_esbuild() -> Result<()> {
+    let dir = tool_cache_dir().join(format!("esbuild-{ESBUILD_VERSION}"));
+    let bin_dir = dir.join("node_modules").join(".bin");
+    let bin = bin_dir.join("esbuild");
+    let found = version_of(bin.to_str().unwrap_or("esbuild"), &["--version"]);
+    if found.as_deref() != Some(ESBUILD_VERSION) {
+        if version_of("npm", &["--version"]).is_none() {
+            bail!("dx needs esbuild, which is installed with npm; install Node.js and npm (e.g. `apt-get install -y nodejs npm`) and run again");
+        }
+        eprintln!("xtask: installing esbuild {ESBUILD_VERSION} with npm into {} (dx bundles JS with it)", dir.display());
+        std::fs::create_dir_all(&dir)?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("esbuild@{ESBUILD_VERSION}")))?;
+    }
+    prepend_to_path(&bin_dir)
+}
+
+/// The version of `package` resolved in Cargo.lock.
+pub fn locked_version(root: &Path, package: &str) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Lock {
+        package: Vec<Pkg>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Pkg {
+        name: String,
+        version: String,
+    }
+    let text = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let lock: Lock = toml::from_str(&text).context("parsing Cargo.lock")?;
+    lock.package
+        .into_iter()
+        .find(|p| p.name == package)
+        .map(|p| p.version)
+        .with_context(|| format!("{package} is not in Cargo.lock"))
+}
+
+/// `~/.cache/dioxus-auth-starter` (or `$XDG_CACHE_HOME/...`): user-level, outside the checkout.
+fn tool_cache_dir() -> PathBuf {
+    env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".cache"))
+        .join("dioxus-auth-starter")
+}
+
+fn cargo_bin_dir() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home_dir().join(".cargo"))
+        .join("bin")
+}
+
+fn home_dir() -> PathBuf {
+    env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// Child processes get this PATH: `std::env::set_var` is `unsafe` in edition 2024, so instead of
+/// changing our own environment we hand the value to every child we start (see [`command`]).
+static PATH_OVERRIDE: std::sync::Mutex<Option<OsString>> = std::sync::Mutex::new(None);
+
+fn current_path() -> OsString {
+    PATH_OVERRIDE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .or_else(|| env::var_os("PATH"))
+        .unwrap_or_default()
+}
+
+fn prepend_to_path(dir: &Path) -> Result<()> {
+    let current = current_path();
+    if env::split_paths(&current).any(|p| p == dir) {
+        return Ok(());
+    }
+    let mut paths = vec![dir.to_path_buf()];
+    paths.extend(env::split_paths(&current));
+    *PATH_OVERRIDE.lock().unwrap_or_else(|e| e.into_inner()) = Some(env::join_paths(paths)?);
+    Ok(())
+}
+
+/// A `Command` for `program` that sees the tool directories on its PATH.
+pub fn command(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("PATH", current_path());
+    cmd
+}
+
+/// Runs a command to completion, failing with its command line when it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    cmd.env("PATH", current_path());
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("command failed ({status}): {cmd:?}");
+    }
+    Ok(())
+}
+
+fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    let out = command(program).args(args).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn version_of(program: &str, args: &[&str]) -> Option<String> {
+    output_of(program, args).map(|s| s.trim().to_owned())
+}
