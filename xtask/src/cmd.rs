@@ -12,7 +12,16 @@ pub fn dev(root: &Path, extra: &[String]) -> Result<()> {
     tools::ensure_build_tools(root)?;
     eprintln!("xtask: serving the demo on http://127.0.0.1:8080 (Ctrl-C to stop)");
     run(command("dx")
-        .args(["serve", "--package", APP_PACKAGE, "--web", "--addr", "127.0.0.1", "--port", "8080"])
+        .args([
+            "serve",
+            "--package",
+            APP_PACKAGE,
+            "--web",
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            "8080",
+        ])
         .args(["--open", "false", "--interactive", "false"])
         .args(extra))
 }
@@ -26,9 +35,25 @@ pub fn test(root: &Path) -> Result<()> {
     run(command("cargo").args(["fmt", "--all", "--check"]))?;
 
     step("cargo clippy (workspace, all targets)");
-    run(command("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(command("cargo").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     step("cargo clippy (demo server)");
-    run(command("cargo").args(["clippy", "-p", APP_PACKAGE, "--features", "server", "--", "-D", "warnings"]))?;
+    run(command("cargo").args([
+        "clippy",
+        "-p",
+        APP_PACKAGE,
+        "--features",
+        "server",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
 
     step("unit, integration and doc tests");
     run(command("cargo").args(["test", "--workspace", "--exclude", "e2e"]))?;
@@ -48,9 +73,12 @@ pub fn bundle(root: &Path) -> Result<PathBuf> {
     step("release bundle of the demo (dx bundle --release)");
     run(command("dx").args(["bundle", "--package", APP_PACKAGE, "--web", "--release"]))?;
     let dir = root.join("target/dx").join(APP_PACKAGE).join("release/web");
-    let server = dir.join(APP_PACKAGE);
+    let server = dir.join("server");
     if !server.is_file() {
-        bail!("dx bundle finished but the server binary is not at {}", server.display());
+        bail!(
+            "dx bundle finished but the server binary is not at {}",
+            server.display()
+        );
     }
     dir.canonicalize().context("resolving the bundle directory")
 }

@@ -15,6 +15,8 @@ use std::{
 pub const DX_VERSION: &str = "0.7.10";
 /// The esbuild that dx 0.7 drives for JS bundling.
 pub const ESBUILD_VERSION: &str = "0.27.3";
+/// The binaryen release dx 0.7.10 pins for `wasm-opt`.
+pub const BINARYEN_VERSION: &str = "129.0.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Installs (if missing) everything needed to build and serve the demo, and puts the tool
@@ -23,6 +25,7 @@ pub fn ensure_build_tools(root: &Path) -> Result<()> {
     prepend_to_path(&cargo_bin_dir())?;
     ensure_wasm_target()?;
     ensure_esbuild()?;
+    ensure_wasm_opt()?;
     ensure_wasm_bindgen(root)?;
     ensure_dx()?;
     Ok(())
@@ -41,7 +44,9 @@ pub fn ensure_browser() -> Result<()> {
              sudo apt-get install -y chromium chromium-driver\nthen run this command again."
         );
     }
-    eprintln!("xtask: installing chromium and chromium-driver with apt-get (browser tests need them)");
+    eprintln!(
+        "xtask: installing chromium and chromium-driver with apt-get (browser tests need them)"
+    );
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
@@ -61,12 +66,19 @@ fn ensure_wasm_target() -> Result<()> {
 fn ensure_dx() -> Result<()> {
     let found = version_of("dx", &["--version"]);
     // `dx --version` prints e.g. "dioxus 0.7.10 (abc1234)".
-    if found.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(DX_VERSION)) {
+    if found
+        .as_deref()
+        .is_some_and(|v| v.split_whitespace().nth(1) == Some(DX_VERSION))
+    {
         return Ok(());
     }
     match found {
-        Some(v) => eprintln!("xtask: found `{v}` but this workspace pins dioxus {DX_VERSION}; installing dioxus-cli {DX_VERSION}"),
-        None => eprintln!("xtask: installing dioxus-cli {DX_VERSION} (`dx`, builds and serves the app; about 15 minutes, once per machine)"),
+        Some(v) => eprintln!(
+            "xtask: found `{v}` but this workspace pins dioxus {DX_VERSION}; installing dioxus-cli {DX_VERSION}"
+        ),
+        None => eprintln!(
+            "xtask: installing dioxus-cli {DX_VERSION} (`dx`, builds and serves the app; about 15 minutes, once per machine)"
+        ),
     }
     // `no-downloads`: dx must not fetch tools from the internet; we install them ourselves.
     run(Command::new("cargo").args([
@@ -85,12 +97,19 @@ fn ensure_wasm_bindgen(root: &Path) -> Result<()> {
     let wanted = locked_version(root, "wasm-bindgen")?;
     let found = version_of("wasm-bindgen", &["--version"]);
     // `wasm-bindgen --version` prints e.g. "wasm-bindgen 0.2.100".
-    if found.as_deref().is_some_and(|v| v.split_whitespace().nth(1) == Some(wanted.as_str())) {
+    if found
+        .as_deref()
+        .is_some_and(|v| v.split_whitespace().nth(1) == Some(wanted.as_str()))
+    {
         return Ok(());
     }
     match found {
-        Some(v) => eprintln!("xtask: found `{v}` but Cargo.lock has wasm-bindgen {wanted}; installing wasm-bindgen-cli {wanted}"),
-        None => eprintln!("xtask: installing wasm-bindgen-cli {wanted} (must equal the wasm-bindgen in Cargo.lock)"),
+        Some(v) => eprintln!(
+            "xtask: found `{v}` but Cargo.lock has wasm-bindgen {wanted}; installing wasm-bindgen-cli {wanted}"
+        ),
+        None => eprintln!(
+            "xtask: installing wasm-bindgen-cli {wanted} (must equal the wasm-bindgen in Cargo.lock)"
+        ),
     }
     // Not `--locked`: its lock file pins a crate version the registry no longer has.
     run(Command::new("cargo").args([
@@ -102,21 +121,57 @@ fn ensure_wasm_bindgen(root: &Path) -> Result<()> {
     ]))
 }
 
+/// esbuild from npm: dx bundles the JS glue with it.
 fn ensure_esbuild() -> Result<()> {
-    let dir = tool_cache_dir().join(format!("esbuild-{ESBUILD_VERSION}"));
+    ensure_npm_tool(
+        "esbuild",
+        ESBUILD_VERSION,
+        "esbuild",
+        "dx bundles JS with it",
+        |v| v == ESBUILD_VERSION,
+    )
+}
+
+/// binaryen's `wasm-opt` from npm: dx runs it on every release web build (with `no-downloads` it
+/// must be on PATH). The npm package runs binaryen compiled to wasm under Node.
+fn ensure_wasm_opt() -> Result<()> {
+    // `wasm-opt --version` prints e.g. "wasm-opt version 129 (version_129)".
+    ensure_npm_tool(
+        "binaryen",
+        BINARYEN_VERSION,
+        "wasm-opt",
+        "dx optimises release wasm with it",
+        |v| v.split_whitespace().nth(2) == BINARYEN_VERSION.split('.').next(),
+    )
+}
+
+/// Installs `package@version` with npm into its own folder under the tool cache and puts its
+/// `node_modules/.bin` on the PATH of every child process.
+fn ensure_npm_tool(
+    package: &str,
+    version: &str,
+    bin: &str,
+    why: &str,
+    version_ok: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let dir = tool_cache_dir().join(format!("{package}-{version}"));
     let bin_dir = dir.join("node_modules").join(".bin");
-    let bin = bin_dir.join("esbuild");
-    let found = version_of(bin.to_str().unwrap_or("esbuild"), &["--version"]);
-    if found.as_deref() != Some(ESBUILD_VERSION) {
+    let found = version_of(&bin_dir.join(bin).to_string_lossy(), &["--version"]);
+    if !found.as_deref().is_some_and(&version_ok) {
         if version_of("npm", &["--version"]).is_none() {
-            bail!("dx needs esbuild, which is installed with npm; install Node.js and npm (e.g. `apt-get install -y nodejs npm`) and run again");
+            bail!(
+                "{package} is installed with npm: install Node.js and npm (e.g. `apt-get install -y nodejs npm`) and run again"
+            );
         }
-        eprintln!("xtask: installing esbuild {ESBUILD_VERSION} with npm into {} (dx bundles JS with it)", dir.display());
+        eprintln!(
+            "xtask: installing {package} {version} with npm into {} ({why})",
+            dir.display()
+        );
         std::fs::create_dir_all(&dir)?;
         run(Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&dir)
-            .arg(format!("esbuild@{ESBUILD_VERSION}")))?;
+            .arg(format!("{package}@{version}")))?;
     }
     prepend_to_path(&bin_dir)
 }
@@ -157,7 +212,9 @@ fn cargo_bin_dir() -> PathBuf {
 }
 
 fn home_dir() -> PathBuf {
-    env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+    env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"))
 }
 
 /// Child processes get this PATH: `std::env::set_var` is `unsafe` in edition 2024, so instead of
@@ -194,7 +251,9 @@ pub fn command(program: &str) -> Command {
 /// Runs a command to completion, failing with its command line when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
     cmd.env("PATH", current_path());
-    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
     if !status.success() {
         bail!("command failed ({status}): {cmd:?}");
     }
@@ -203,7 +262,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let out = command(program).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn version_of(program: &str, args: &[&str]) -> Option<String> {

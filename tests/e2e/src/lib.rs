@@ -28,7 +28,7 @@ impl DemoServer {
             "DEMO_BUNDLE_DIR is not set: the browser tests run against the release bundle; \
              run them with `cargo xtask test`",
         ));
-        let binary = bundle.join("demo");
+        let binary = bundle.join("server");
         assert!(binary.is_file(), "no server binary at {}", binary.display());
         let port = free_port();
         let data_dir = TempDir::new("demo-data");
@@ -36,13 +36,20 @@ impl DemoServer {
             .current_dir(&bundle)
             .env("IP", "127.0.0.1")
             .env("PORT", port.to_string())
-            .env("DATABASE_URL", format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display()))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display()),
+            )
             .env("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
-        let server = Self { child, base_url: format!("http://127.0.0.1:{port}"), _data_dir: data_dir };
+        let server = Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            _data_dir: data_dir,
+        };
         wait_for_http(&server.base_url).await;
         server
     }
@@ -72,14 +79,22 @@ impl Browser {
     /// Starts chromedriver and a fresh headless Chromium session that records console messages.
     pub async fn start() -> Self {
         let port = free_port();
-        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("could not start chromedriver (install chromium-driver, or run `cargo xtask test`)");
+        let driver = Command::new(
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
+        )
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "could not start chromedriver (install chromium-driver, or run `cargo xtask test`)",
+        );
         let profile = TempDir::new("chromium-profile");
-        let mut browser = Self { driver, client: None, _profile: profile };
+        let mut browser = Self {
+            driver,
+            client: None,
+            _profile: profile,
+        };
         let driver_url = format!("http://127.0.0.1:{port}");
         wait_for_tcp(port).await;
         let caps = serde_json::json!({
@@ -95,9 +110,11 @@ impl Browser {
                 ]
             }
         });
-        let serde_json::Value::Object(caps) = caps else { unreachable!() };
-        let client = ClientBuilder::rustls()
-            .expect("rustls")
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
             .capabilities(caps)
             .connect(&driver_url)
             .await
@@ -165,8 +182,15 @@ impl Drop for Browser {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
@@ -180,7 +204,9 @@ pub fn problems(console: &[(String, String)]) -> Vec<String> {
         .iter()
         .filter(|(level, message)| {
             let m = message.to_lowercase();
-            level == "SEVERE" || m.contains("panicked") || m.contains("hydrat") && (m.contains("error") || m.contains("mismatch"))
+            level == "SEVERE"
+                || m.contains("panicked")
+                || m.contains("hydrat") && (m.contains("error") || m.contains("mismatch"))
         })
         // The browser asks for /favicon.ico on its own; a 404 for it is not the app's fault.
         .filter(|(_, message)| !message.contains("favicon.ico"))
@@ -197,8 +223,14 @@ fn free_port() -> u16 {
 
 async fn wait_for_tcp(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on port {port} after 20 s");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on port {port} after 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -211,7 +243,10 @@ async fn wait_for_http(base_url: &str) {
                 return;
             }
         }
-        assert!(Instant::now() < deadline, "the demo server at {base_url} did not answer within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the demo server at {base_url} did not answer within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

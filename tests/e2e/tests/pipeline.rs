@@ -12,7 +12,10 @@ async fn server_html_carries_the_request_value_before_any_wasm() {
     let without = http.get(server.url("/")).send().await.unwrap();
     assert_eq!(without.status(), 200);
     let html = without.text().await.unwrap();
-    assert!(html.contains("no __session cookie"), "signed-out HTML: {html}");
+    assert!(
+        html.contains("no __session cookie"),
+        "signed-out HTML: {html}"
+    );
 
     let with = http
         .get(server.url("/"))
@@ -23,7 +26,10 @@ async fn server_html_carries_the_request_value_before_any_wasm() {
         .text()
         .await
         .unwrap();
-    assert!(with.contains("a __session cookie"), "HTML with cookie: {with}");
+    assert!(
+        with.contains("a __session cookie"),
+        "HTML with cookie: {with}"
+    );
     assert!(!with.contains("no __session cookie"));
 }
 
@@ -35,11 +41,25 @@ async fn page_hydrates_and_calls_a_server_function() {
 
     client.goto(&server.url("/")).await.unwrap();
     browser.wait_for_text("#hydration", "Hydrated").await;
-    let cookie_text = client.find(Locator::Css("#session-cookie")).await.unwrap().text().await.unwrap();
+    let cookie_text = client
+        .find(Locator::Css("#session-cookie"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(cookie_text, "no __session cookie");
 
-    client.find(Locator::Css("#greet")).await.unwrap().click().await.unwrap();
-    browser.wait_for_text("#greeting", "Hello from the server, a Chromium browser!").await;
+    client
+        .find(Locator::Css("#greet"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("#greeting", "Hello from the server, a Chromium browser!")
+        .await;
 
     let console = browser.console().await;
     let bad = problems(&console);

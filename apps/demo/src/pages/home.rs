@@ -60,6 +60,10 @@ async fn server_greeting() -> Result<String> {
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("an unknown client");
-    let kind = if agent.contains("Chrome") { "a Chromium browser" } else { "a client" };
+    let kind = if agent.contains("Chrome") {
+        "a Chromium browser"
+    } else {
+        "a client"
+    };
     Ok(format!("Hello from the server, {kind}!"))
 }
