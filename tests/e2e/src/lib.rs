@@ -32,7 +32,15 @@ impl DemoServer {
         assert!(binary.is_file(), "no server binary at {}", binary.display());
         let port = free_port();
         let data_dir = TempDir::new("demo-data");
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        // `cargo test` sets CARGO_MANIFEST_DIR & co.; a Dioxus server that sees them believes it
+        // runs unbundled and links assets by their source paths. Run it as deployed.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CARGO") {
+                command.env_remove(key);
+            }
+        }
+        let child = command
             .current_dir(&bundle)
             .env("IP", "127.0.0.1")
             .env("PORT", port.to_string())
