@@ -27,7 +27,11 @@ pub struct SessionClaims {
     /// Issuer URL.
     pub iss: String,
     /// Audiences.
-    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub aud: Vec<String>,
     /// Authorized party (the origin or client the token was issued to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,10 +45,18 @@ pub struct SessionClaims {
     /// Expiry (Unix seconds). Always required.
     pub exp: i64,
     /// Roles granted to the user.
-    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub roles: Vec<String>,
     /// Permissions granted to the user.
-    #[serde(default, deserialize_with = "one_or_many", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub permissions: Vec<String>,
     /// Every other claim, unchanged.
     #[serde(flatten)]

@@ -119,9 +119,18 @@ mod tests {
         assert!(!s.has(&Check::role("Admin")), "names are case-sensitive");
         assert!(!s.has(&Check::all([])));
         assert!(!s.has(&Check::any([])));
-        assert!(s.has(&Check::all([Check::role("admin"), Check::permission("posts:write")])));
-        assert!(!s.has(&Check::all([Check::role("admin"), Check::permission("posts:delete")])));
-        assert!(s.has(&Check::any([Check::role("nope"), Check::permission("posts:write")])));
+        assert!(s.has(&Check::all([
+            Check::role("admin"),
+            Check::permission("posts:write")
+        ])));
+        assert!(!s.has(&Check::all([
+            Check::role("admin"),
+            Check::permission("posts:delete")
+        ])));
+        assert!(s.has(&Check::any([
+            Check::role("nope"),
+            Check::permission("posts:write")
+        ])));
         assert!(!AuthState::SignedOut.has(&Check::role("admin")));
     }
 
