@@ -13,10 +13,10 @@ use dioxus::fullstack::FullstackContext;
 /// ```no_run
 /// use dioxus::prelude::*;
 ///
-/// #[component]
-/// fn Header() -> Element {
-///     let auth = use_server_cached(auth_server::current_auth_state);
-///     rsx! { if auth.is_signed_in() { "Welcome back" } else { "Sign in" } }
+/// // In a component: runs on the server during SSR, and the value is serialised into the page
+/// // so hydration on the client sees the same state.
+/// fn use_auth_state() -> auth_types::AuthState {
+///     use_server_cached(auth_server::current_auth_state)
 /// }
 /// ```
 pub fn current_auth_state() -> AuthState {
