@@ -444,3 +444,27 @@ async fn keycloak_token_shape() {
     assert_eq!(c.sid.as_deref(), Some("c0ffee"));
     assert_eq!(c.extra["preferred_username"], "ada");
 }
+
+#[tokio::test]
+async fn headers_to_auth_state() {
+    let (v, key) = default_verifier();
+    let mut headers = http::HeaderMap::new();
+    assert_eq!(
+        v.authenticate(&headers).await.unwrap_err(),
+        VerifyError::MissingToken
+    );
+    assert_eq!(
+        v.auth_state(&headers).await,
+        auth_types::AuthState::SignedOut
+    );
+    headers.insert(
+        "cookie",
+        format!("__session={}", key.sign(&claims()))
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(v.authenticate(&headers).await.unwrap().sub, "user_1");
+    let state = v.auth_state(&headers).await;
+    assert_eq!(state.user_id().unwrap().as_str(), "user_1");
+    assert_eq!(state.session_id().unwrap().as_str(), "sess_1");
+}
