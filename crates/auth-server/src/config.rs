@@ -1,20 +1,4 @@
-//! Settings: read from the environment ([`AuthConfig::from_env`]) and validated at start-up, or
-//! built in code ([`AuthConfig::jwks`], [`AuthConfig::embedded`] and the `with_*` methods).
-//!
-//! | variable | meaning | default |
-//! | --- | --- | --- |
-//! | `AUTH_PROVIDER` | `embedded` (keys from the embedded identity provider) or `jwks` (an external OIDC issuer: Clerk, Auth0, Keycloak, …) | `embedded` |
-//! | `AUTH_ISSUER` | the exact `iss` of the tokens (a trailing `/` is ignored); required for `jwks` | — |
-//! | `AUTH_JWKS_URL` | where the issuer's public keys are | discovery (`{issuer}/.well-known/openid-configuration` → `jwks_uri`), falling back to `{issuer}/.well-known/jwks.json` |
-//! | `AUTH_PUBLIC_KEY` | a PEM public key (RSA, P-256/P-384 or Ed25519) instead of a URL: networkless; `\n` escapes are accepted | — |
-//! | `AUTH_AUDIENCE` | comma list; when set, `aud` must contain one of them | any `aud` accepted |
-//! | `AUTH_AUTHORIZED_PARTIES` | comma list; when set, an `azp` claim must be one of them | not checked |
-//! | `AUTH_ALGORITHMS` | comma list, an allow-list among `ES256`, `ES384`, `EdDSA`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512` | `ES256,EdDSA,RS256,RS384,RS512` |
-//! | `AUTH_CLOCK_SKEW_SECS` | leeway for `exp`, `nbf` and `iat`, 0–300 | `5` |
-//! | `AUTH_JWKS_CACHE_TTL_SECS` | keys older than this are refreshed in the background | `600` |
-//! | `AUTH_JWKS_COOLDOWN_SECS` | at most one refetch per this many seconds for unknown key ids or failures | `30` |
-//! | `AUTH_JWKS_MAX_STALE_SECS` | keep using fetched keys this long while the endpoint fails | `86400` |
-//! | `AUTH_JWKS_TIMEOUT_SECS` | timeout of one fetch | `5` |
+//! Settings ([`AuthConfig`]): from the environment, validated at start-up, or built in code.
 
 use crate::error::ConfigError;
 use crate::keys::KeyStore;
@@ -81,6 +65,23 @@ impl Default for CacheConfig {
 }
 
 /// The verification settings.
+///
+/// Read by [`AuthConfig::from_env`] from these variables (all optional unless noted):
+///
+/// | variable | meaning | default |
+/// | --- | --- | --- |
+/// | `AUTH_PROVIDER` | `embedded` (keys from the embedded identity provider) or `jwks` (an external OIDC issuer: Clerk, Auth0, Keycloak, …) | `embedded` |
+/// | `AUTH_ISSUER` | the exact `iss` of the tokens (a trailing `/` is ignored); required for `jwks` | — |
+/// | `AUTH_JWKS_URL` | where the issuer's public keys are | discovery (`{issuer}/.well-known/openid-configuration` → `jwks_uri`), falling back to `{issuer}/.well-known/jwks.json` |
+/// | `AUTH_PUBLIC_KEY` | a PEM public key (RSA, P-256/P-384 or Ed25519) instead of a URL: networkless; `\n` escapes are accepted | — |
+/// | `AUTH_AUDIENCE` | comma list; when set, `aud` must contain one of them | any `aud` accepted |
+/// | `AUTH_AUTHORIZED_PARTIES` | comma list; when set, an `azp` claim must be one of them | not checked |
+/// | `AUTH_ALGORITHMS` | comma list, an allow-list among `ES256`, `ES384`, `EdDSA`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512` | `ES256,EdDSA,RS256,RS384,RS512` |
+/// | `AUTH_CLOCK_SKEW_SECS` | leeway for `exp`, `nbf` and `iat`, 0–300 | `5` |
+/// | `AUTH_JWKS_CACHE_TTL_SECS` | keys older than this are refreshed in the background | `600` |
+/// | `AUTH_JWKS_COOLDOWN_SECS` | at most one refetch per this many seconds for unknown key ids or failures | `30` |
+/// | `AUTH_JWKS_MAX_STALE_SECS` | keep using fetched keys this long while the endpoint fails | `86400` |
+/// | `AUTH_JWKS_TIMEOUT_SECS` | timeout of one fetch | `5` |
 ///
 /// Build it from the environment with [`AuthConfig::from_env`], or in code:
 ///
@@ -247,8 +248,8 @@ impl AuthConfig {
         self
     }
 
-    /// Reads and validates the settings from the process environment (see the
-    /// [module docs](self) for the variables).
+    /// Reads and validates the settings from the process environment (the variables are listed
+    /// on [`AuthConfig`]).
     ///
     /// ```no_run
     /// let config = auth_server::AuthConfig::from_env().unwrap_or_else(|e| {

@@ -1,16 +1,4 @@
-//! The key store: the public keys tokens are verified with, parsed once into `DecodingKey`s.
-//!
-//! Four sources: a static JWK set given in code (the embedded identity provider, replaceable at
-//! run time), a PEM public key (networkless), a JWKS URL, and OpenID Connect discovery. Remote
-//! sets are cached:
-//!
-//! * the hot path reads the current set through an `ArcSwap` (no lock, no network) when the key
-//!   is known;
-//! * keys older than the TTL are refreshed in the background while requests keep using them;
-//! * an unknown `kid` triggers at most one fetch per cool-down, and concurrent refetches
-//!   coalesce into one request (callers that arrive during a fetch wait for its result);
-//! * when the endpoint fails, fetched keys keep working up to `max_stale` (stale-if-error);
-//! * a fetch has a timeout and a response size limit enforced while streaming.
+//! The key store ([`KeyStore`]): public keys parsed once into `DecodingKey`s, static or fetched.
 
 use crate::config::{CacheConfig, is_allowed_url};
 use crate::error::{KeyError, VerifyError};
@@ -172,7 +160,20 @@ fn algorithm_of(alg: KeyAlgorithm) -> Option<Algorithm> {
     })
 }
 
-/// The public keys tokens are verified with. Cheap to clone (an `Arc`); clones share the keys.
+/// The public keys tokens are verified with, each parsed once into a `DecodingKey`. Cheap to
+/// clone (an `Arc`); clones share the keys.
+///
+/// Four sources: a static JWK set given in code (the embedded identity provider, replaceable at
+/// run time), a PEM public key (networkless), a JWKS URL, and OpenID Connect discovery. Remote
+/// sets are cached:
+///
+/// * the hot path reads the current set through an `ArcSwap` (no lock, no network) when the key
+///   is known;
+/// * keys older than the TTL are refreshed in the background while requests keep using them;
+/// * an unknown `kid` triggers at most one fetch per cool-down, and concurrent refetches
+///   coalesce into one request (callers that arrive during a fetch wait for its result);
+/// * when the endpoint fails, fetched keys keep working up to `max_stale` (stale-if-error);
+/// * a fetch has a timeout and a response size limit enforced while streaming.
 ///
 /// ```
 /// use auth_server::KeyStore;
@@ -266,7 +267,7 @@ impl KeyStore {
         Ok(Self::new(set, None))
     }
 
-    /// Keys fetched from a JWKS URL, cached as described in the [module docs](self). Nothing is
+    /// Keys fetched from a JWKS URL, cached as described on [`KeyStore`]. Nothing is
     /// fetched until the first verification (or [`refresh`](Self::refresh)).
     ///
     /// ```

@@ -1,19 +1,4 @@
-//! Finding the session token in a request.
-//!
-//! Order: an `Authorization: Bearer <jwt>` header wins when present, then the `__session` cookie.
-//! Extraction never fails with an error: anything odd means "no token", i.e. signed out.
-//!
-//! The rules, chosen to be lenient on spelling and strict on ambiguity:
-//!
-//! * The `Bearer` scheme is matched case-insensitively (RFC 7235) and surrounding or repeated
-//!   spaces are ignored: `bearer  abc ` yields `abc`.
-//! * A `Bearer` header without a token, or whose token contains whitespace, yields no token and
-//!   does **not** fall back to the cookie (the client said which credential it meant).
-//! * An `Authorization` header with another scheme (`Basic …`), an empty one, or a non-UTF-8 one
-//!   is ignored, and the cookie is used.
-//! * Several `Authorization` headers are ambiguous: no token.
-//! * Cookies are parsed with the `cookie` crate. An empty `__session` cookie is no token; several
-//!   `__session` cookies (for example one per path or domain) are ambiguous: no token.
+//! Finding the session token in a request (rules on [`token_from_headers`]).
 
 use axum_extra::extract::cookie::Cookie;
 use http::{HeaderMap, header};
@@ -48,8 +33,23 @@ pub enum TokenSource {
     Cookie,
 }
 
-/// Finds the session token of a request, following the rules in the [module docs](self).
-/// Returns `None` (signed out) for anything missing, malformed or ambiguous; never panics.
+/// Finds the session token of a request. Returns `None` (signed out) for anything missing,
+/// malformed or ambiguous; never panics.
+///
+/// Order: an `Authorization: Bearer <jwt>` header wins when present, then the `__session` cookie.
+/// Extraction never fails with an error: anything odd means "no token", i.e. signed out.
+///
+/// The rules, chosen to be lenient on spelling and strict on ambiguity:
+///
+/// * The `Bearer` scheme is matched case-insensitively (RFC 7235) and surrounding or repeated
+///   spaces are ignored: `bearer  abc ` yields `abc`.
+/// * A `Bearer` header without a token, or whose token contains whitespace, yields no token and
+///   does **not** fall back to the cookie (the client said which credential it meant).
+/// * An `Authorization` header with another scheme (`Basic …`), an empty one, or a non-UTF-8 one
+///   is ignored, and the cookie is used.
+/// * Several `Authorization` headers are ambiguous: no token.
+/// * Cookies are parsed with the `cookie` crate. An empty `__session` cookie is no token; several
+///   `__session` cookies (for example one per path or domain) are ambiguous: no token.
 ///
 /// ```
 /// use auth_server::{TokenSource, token_from_headers};
