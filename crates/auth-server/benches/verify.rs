@@ -33,6 +33,14 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // Extraction alone, from a cookie header among others.
+    let mut headers = HeaderMap::new();
+    let cookie = format!("theme=dark; __session={}; lang=en", keys[0].sign(&claims()));
+    headers.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+    c.bench_function("extract/cookie", |b| {
+        b.iter(|| black_box(token_from_headers(black_box(&headers)).unwrap().0.len()))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -324,3 +324,28 @@ async fn discovery_falls_back_to_well_known_jwks() {
         1
     );
 }
+
+#[tokio::test]
+async fn known_key_never_waits_on_a_slow_refresh() {
+    let a = TestKey::es256_a();
+    let jwks_server = JwksServer::start(&jwks(&[&a])).await;
+    let config = CacheConfig {
+        ttl: Duration::ZERO,
+        ..cache(0)
+    };
+    let v = verifier(&jwks_server.jwks_url(), config);
+    assert!(v.verify(&a.sign(&claims())).await.is_ok());
+    jwks_server.set_mode(Mode::Delay(Duration::from_secs(1)));
+    for _ in 0..10 {
+        let t = Instant::now();
+        assert!(v.verify(&a.sign(&claims())).await.is_ok());
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // One background refresh at a time, even with no cool-down.
+    assert_eq!(jwks_server.counters.jwks(), 2);
+}
