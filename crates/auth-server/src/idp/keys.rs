@@ -20,6 +20,9 @@ use std::time::{Duration, Instant};
 /// How long an instance signs with its cached current key before re-reading the database (so a
 /// rotation made by another instance is picked up).
 pub const KEY_CACHE_MAX_AGE: Duration = Duration::from_secs(30);
+/// A token with an unknown `kid` triggers a reload only when the cache is older than this, so
+/// forged key ids cannot hammer the database (at most 4 reloads a second per instance).
+const UNKNOWN_KID_RELOAD_AFTER: Duration = Duration::from_millis(250);
 const ALG_ES256: &str = "ES256";
 
 struct KeySet {
@@ -129,7 +132,7 @@ impl KeyStore {
         }
         let kid = header.kid?;
         let mut set = self.cached();
-        if !set.decoding.contains_key(&kid) && set.loaded_at.elapsed() > Duration::from_secs(1) {
+        if !set.decoding.contains_key(&kid) && set.loaded_at.elapsed() > UNKNOWN_KID_RELOAD_AFTER {
             set = self.reload().await.ok()?;
         }
         let key = set.decoding.get(&kid)?;

@@ -102,10 +102,29 @@ impl Store {
                 .await?;
         }
         match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&store.pool).await?,
+            Backend::Sqlite => store.migrate_sqlite().await?,
+            // PostgreSQL migrations take an advisory lock: concurrent starts are serialised.
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.pool).await?,
         }
         Ok(store)
+    }
+
+    /// SQLite has no advisory lock, so two processes starting at once may both try to apply a
+    /// migration; the loser's transaction fails and rolls back. Re-running then finds the
+    /// migration applied and skips it.
+    async fn migrate_sqlite(&self) -> Result<(), IdpError> {
+        let mut attempt = 0;
+        loop {
+            match SQLITE_MIGRATIONS.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "SQLite migration raced; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The backend in use.
