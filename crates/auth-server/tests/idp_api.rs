@@ -24,6 +24,7 @@ both_backends!(
     expired_refresh_signs_out,
     users_api,
     database_unavailable_is_503,
+    concurrent_duplicate_sign_ups,
 );
 
 async fn sign_up_json_sets_cookies_and_session(kind: Kind) {
@@ -898,4 +899,100 @@ async fn database_unavailable_is_503(kind: Kind) {
             .unwrap()
             .starts_with("/sign-in?error=unavailable")
     );
+}
+
+async fn concurrent_duplicate_sign_ups(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = std::sync::Arc::new(Server::start(&db).await);
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.sign_up("race@example.com", PW, &mut Jar::default())
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409]);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM users").await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM sessions").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_public_url_makes_cookies_secure() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let s = Server::start_with(&db, |mut c| {
+        c.public_url = url::Url::parse("https://app.example.test").unwrap();
+        c
+    })
+    .await;
+    let mut jar = Jar::default();
+    let r = s.sign_up("sec@example.com", PW, &mut jar).await;
+    assert_eq!(r.status, 201);
+    let cookies = r.set_cookies();
+    assert_eq!(cookies.len(), 2);
+    assert!(cookies.iter().all(|c| c.contains("Secure")), "{cookies:?}");
+    // The configured origin is accepted, a foreign one is not.
+    let ok = s
+        .http
+        .post(s.url("/auth/sign-out"))
+        .header("origin", "https://app.example.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| c.to_str().unwrap().contains("Secure"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_layer_guards_other_routes() {
+    use axum::routing::{get, post};
+    let db = TestDb::new(Kind::Sqlite).await;
+    let (listener, base) = idp_support::listener().await;
+    let idp = auth_server::idp::Idp::connect(idp_support::config(&db, &base))
+        .await
+        .unwrap();
+    // e.g. Dioxus server functions mounted next to the provider's routes.
+    let app = axum::Router::new()
+        .route("/api/do", post(|| async { "done" }))
+        .route("/api/read", get(|| async { "read" }))
+        .layer(idp.csrf_layer())
+        .merge(idp.router());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    let post_with = |origin: &str| {
+        http.post(format!("{base}/api/do"))
+            .header("origin", origin.to_owned())
+            .send()
+    };
+    let r = post_with("https://evil.example").await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.text().await.unwrap(), r#"{"error":"Forbidden"}"#);
+    assert_eq!(
+        post_with(&base).await.unwrap().text().await.unwrap(),
+        "done"
+    );
+    let r = http
+        .get(format!("{base}/api/read"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "safe methods pass");
+    let r = http
+        .get(format!("{base}/auth/session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
