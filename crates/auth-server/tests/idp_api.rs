@@ -670,6 +670,15 @@ async fn refresh_hook_after_expiry(kind: Kind) {
             .starts_with(&format!("__session={token}"))
     );
     assert_eq!(claims.roles, ["member"]);
+    let sid = claims.sid.clone().unwrap();
+    assert!(
+        db.scalar(&format!(
+            "SELECT last_active_at - created_at FROM sessions WHERE id = '{sid}'"
+        ))
+        .await
+            >= 2,
+        "refresh updates last_active_at"
+    );
 
     // The endpoints refresh in the same request too.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -709,6 +718,17 @@ async fn expired_refresh_signs_out(kind: Kind) {
     let r = s.get("/auth/session", &mut jar).await;
     assert_eq!(r.body["auth"]["status"], "signed_out");
     assert!(jar.cookies.is_empty(), "cookies cleared");
+    // Dead sessions can be purged.
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(
+        s.idp
+            .purge_sessions(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(s.idp.purge_sessions(Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM sessions").await, 0);
 }
 
 async fn users_api(kind: Kind) {
@@ -795,6 +815,33 @@ async fn users_api(kind: Kind) {
             .unwrap()
             .is_none()
     );
+    for bad in ["javascript:alert(1)", "not a url", "ftp://x.example/a.png"] {
+        let err = users
+            .update(
+                &u.id,
+                UserUpdate {
+                    image_url: Some(Some(bad.into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, auth_server::idp::IdpError::Invalid(_)),
+            "{bad}"
+        );
+    }
+    let err = users
+        .update(
+            &u.id,
+            UserUpdate {
+                name: Some("n".repeat(201)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, auth_server::idp::IdpError::Invalid(_)));
 
     // The public view never carries private metadata.
     let r = s.get("/auth/session", &mut jar).await;

@@ -136,6 +136,13 @@ impl Idp {
         self.inner.keys.rotate().await
     }
 
+    /// Deletes sessions that expired or were revoked more than `grace` ago (run it from a daily
+    /// task). Returns how many were deleted.
+    pub async fn purge_sessions(&self, grace: std::time::Duration) -> Result<u64, IdpError> {
+        let before = store::now() - grace.as_secs() as i64;
+        self.inner.store.purge_sessions(before).await
+    }
+
     /// Verifies a session JWT issued by this provider (signature, issuer, expiry). It does not
     /// consult the session table: revocation takes effect at the next refresh.
     pub async fn verify_token(&self, token: &str) -> Option<SessionClaims> {

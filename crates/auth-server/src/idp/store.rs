@@ -365,6 +365,17 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Deletes sessions that expired or were revoked before `before` (Unix seconds).
+    pub(crate) async fn purge_sessions(&self, before: i64) -> Result<u64, IdpError> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     // ---- signing keys ---------------------------------------------------------------------
 
     /// The current key and every key retired after `retired_after`.

@@ -44,6 +44,12 @@ pub struct UserPage {
     pub per_page: u32,
 }
 
+fn is_http_url(raw: &str) -> bool {
+    raw.len() <= 2048
+        && url::Url::parse(raw)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
 /// Largest page size of [`Users::list`].
 pub const MAX_PER_PAGE: u32 = 100;
 
@@ -106,6 +112,13 @@ impl Users {
             return Err(IdpError::Invalid("Name must be at most 200 characters"));
         }
         let image_url = update.image_url.unwrap_or(current.user.image_url);
+        if let Some(url) = &image_url
+            && !is_http_url(url)
+        {
+            return Err(IdpError::Invalid(
+                "Image URL must be an http(s) URL of at most 2048 characters",
+            ));
+        }
         let public = update
             .public_metadata
             .unwrap_or(current.user.public_metadata);
