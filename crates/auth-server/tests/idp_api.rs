@@ -257,6 +257,17 @@ async fn sign_in_success_and_uniform_failures(kind: Kind) {
         new_sid, first_sid,
         "sign-in always creates a new session id"
     );
+    assert!(
+        matches!(
+            s.idp.refresh(&first.headers()).await,
+            Some(Refreshed::SignedOut { .. })
+        ),
+        "the replaced session is revoked"
+    );
+    assert!(matches!(
+        s.idp.refresh(&jar.headers()).await,
+        Some(Refreshed::SignedIn { .. })
+    ));
 
     let wrong = s
         .sign_in("bob@example.com", "wrong password!", &mut Jar::default())
@@ -519,6 +530,9 @@ async fn cross_origin_requests_are_refused(kind: Kind) {
         403,
         "a different loopback origin than Host is refused"
     );
+
+    // That sign-in replaced (and revoked) the jar's session: sign in again for the token checks.
+    assert_eq!(s.sign_in("eve@example.com", PW, &mut jar).await.status, 200);
 
     // GET /auth/token: same-origin only.
     let get = |origin: Option<&str>, site: Option<&str>| {

@@ -49,8 +49,8 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// Settings of the embedded identity provider.
-#[derive(Debug, Clone)]
+/// Settings of the embedded identity provider. `Debug` hides the database password.
+#[derive(Clone)]
 pub struct IdpConfig {
     /// `DATABASE_URL`: `sqlite://…` or `postgres://…`.
     pub database_url: String,
@@ -213,6 +213,38 @@ impl IdpConfig {
     }
 }
 
+impl std::fmt::Debug for IdpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdpConfig")
+            .field("database_url", &redact_password(&self.database_url))
+            .field("public_url", &self.public_url.as_str())
+            .field("issuer", &self.issuer)
+            .field("session_token_ttl", &self.session_token_ttl)
+            .field("session_ttl", &self.session_ttl)
+            .field("trusted_ip_header", &self.trusted_ip_header)
+            .field("password", &self.password)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("sign_in_path", &self.sign_in_path)
+            .field("sign_up_path", &self.sign_up_path)
+            .field("leeway", &self.leeway)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
 fn parse_public_url(raw: &str) -> Result<Url, IdpError> {
     let url = Url::parse(raw.trim())
         .map_err(|_| IdpError::Config("AUTH_PUBLIC_URL is not a valid absolute URL".into()))?;
@@ -255,6 +287,15 @@ mod tests {
         assert_eq!(c.session_token_ttl, Duration::from_secs(60));
         assert_eq!(c.session_ttl, Duration::from_secs(30 * 86400));
         assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn debug_hides_database_password() {
+        let c =
+            IdpConfig::new("postgres://app:s3cret@db.internal/app", DEFAULT_PUBLIC_URL).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db.internal/app"));
     }
 
     #[test]

@@ -363,6 +363,11 @@ async fn do_sign_in(
         return Err(ApiError::INVALID_CREDENTIALS);
     };
     inner.limiter.reset(LimitKind::Account, &email);
+    // The session these cookies pointed at (if any) is replaced: revoke it rather than leave it
+    // orphaned.
+    if let Some(previous) = cookie_session(inner, parts).await? {
+        inner.store.revoke_session(&previous.id).await?;
+    }
     // Always a brand-new session id (no session fixation).
     let issued = IssuedSession::new(inner.config.session_ttl.as_secs());
     let agent = user_agent(parts);
