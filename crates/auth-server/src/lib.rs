@@ -9,6 +9,7 @@
 //! * [`AuthLayer`]: verifies once per request, stores an [`AuthContext`]; never rejects. An
 //!   optional [`SessionRefresher`] renews sessions in the same request.
 //! * Extractors: [`Auth`] (always succeeds), [`RequireAuth`] (401), [`Require`] (401/403).
+//! * [`AuthStack`]: all of the above (and the embedded provider) from the environment in one call.
 //! * Feature `dioxus`: `current_auth_state()` for SSR.
 //!
 //! ```
@@ -36,6 +37,7 @@ mod error;
 mod extract;
 mod keys;
 mod layer;
+mod setup;
 #[cfg(feature = "dioxus")]
 mod ssr;
 mod token;
@@ -48,6 +50,7 @@ pub use error::{AuthRejection, ConfigError, KeyError, VerifyError};
 pub use extract::{Auth, AuthContext, Policy, Require, RequireAuth, get_auth};
 pub use keys::KeyStore;
 pub use layer::{AuthLayer, AuthService, BoxFuture, Refreshed, SessionRefresher};
+pub use setup::{AuthStack, SetupError, UsersApi};
 #[cfg(feature = "dioxus")]
 pub use ssr::{current_auth, current_auth_state};
 pub use token::{MAX_TOKEN_BYTES, SESSION_COOKIE, TokenSource, token_from_headers};

@@ -2,7 +2,8 @@
 
 mod idp_support;
 
-use auth_server::idp::{RateLimitConfig, Refreshed, UserUpdate};
+use auth_server::Refreshed;
+use auth_server::idp::{RateLimitConfig, UserUpdate};
 use auth_types::{SessionClaims, UserId};
 use idp_support::{Jar, Kind, Server, TestDb};
 use jsonwebtoken::jwk::JwkSet;
@@ -266,7 +267,7 @@ async fn sign_in_success_and_uniform_failures(kind: Kind) {
     );
     assert!(matches!(
         s.idp.refresh(&jar.headers()).await,
-        Some(Refreshed::SignedIn { .. })
+        Some(Refreshed::Session { .. })
     ));
 
     let wrong = s
@@ -666,7 +667,7 @@ async fn refresh_hook_after_expiry(kind: Kind) {
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert!(s.idp.verify_token(&first).await.is_none(), "expired");
     let refresher = s.idp.refresher();
-    let Some(Refreshed::SignedIn {
+    let Some(Refreshed::Session {
         token,
         claims,
         set_cookies,
@@ -722,7 +723,7 @@ async fn expired_refresh_signs_out(kind: Kind) {
     assert_eq!(s.sign_up("hal@example.com", PW, &mut jar).await.status, 201);
     assert!(matches!(
         s.idp.refresh(&jar.headers()).await,
-        Some(Refreshed::SignedIn { .. })
+        Some(Refreshed::Session { .. })
     ));
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert!(matches!(
@@ -869,7 +870,7 @@ async fn users_api(kind: Kind) {
         .unwrap()
         .unwrap();
     assert_eq!(updated.roles, ["admin", "member"]);
-    let Some(Refreshed::SignedIn { claims, .. }) = s.idp.refresh(&jar.headers()).await else {
+    let Some(Refreshed::Session { claims, .. }) = s.idp.refresh(&jar.headers()).await else {
         panic!()
     };
     assert_eq!(

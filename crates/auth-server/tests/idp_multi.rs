@@ -3,9 +3,8 @@
 
 mod idp_support;
 
-use auth_server::idp::{
-    Idp, IdpConfig, PasswordParams, RateLimitConfig, Refreshed, password::Passwords,
-};
+use auth_server::Refreshed;
+use auth_server::idp::{Idp, IdpConfig, PasswordParams, RateLimitConfig, password::Passwords};
 use idp_support::{Jar, Kind, Server, TestDb, config, listener};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::json;
@@ -53,7 +52,7 @@ async fn two_instances_share_keys_and_sessions(kind: Kind) {
     );
     let token_a = jar.cookies["__session"].clone();
     assert!(sb.idp.verify_token(&token_a).await.is_some());
-    let Some(Refreshed::SignedIn { token, claims, .. }) = sb.idp.refresh(&jar.headers()).await
+    let Some(Refreshed::Session { token, claims, .. }) = sb.idp.refresh(&jar.headers()).await
     else {
         panic!("B refreshes A's session");
     };
@@ -117,7 +116,7 @@ async fn restart_keeps_keys_and_sessions(kind: Kind) {
     );
     assert!(matches!(
         second.refresh(&jar.headers()).await,
-        Some(Refreshed::SignedIn { .. })
+        Some(Refreshed::Session { .. })
     ));
     let (l2, base2) = listener().await;
     let s2 = Server::serve(second, l2, base2);
@@ -151,7 +150,7 @@ async fn key_rotation_keeps_old_tokens_valid(kind: Kind) {
         1
     );
     // New tokens use the new key; the old token still verifies (here and on the other instance).
-    let Some(Refreshed::SignedIn { token, .. }) = s.idp.refresh(&jar.headers()).await else {
+    let Some(Refreshed::Session { token, .. }) = s.idp.refresh(&jar.headers()).await else {
         panic!()
     };
     assert_eq!(

@@ -245,6 +245,17 @@ fn redact_password(raw: &str) -> String {
     }
 }
 
+impl IdpConfig {
+    /// The origin of `AUTH_PUBLIC_URL` / `PUBLIC_URL` (default `http://127.0.0.1:8080`), validated:
+    /// used for the CSRF check when an external issuer is configured.
+    pub fn public_url_from_env() -> Result<String, IdpError> {
+        let raw = std::env::var("AUTH_PUBLIC_URL")
+            .or_else(|_| std::env::var("PUBLIC_URL"))
+            .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.to_owned());
+        Ok(parse_public_url(&raw)?.origin().ascii_serialization())
+    }
+}
+
 fn parse_public_url(raw: &str) -> Result<Url, IdpError> {
     let url = Url::parse(raw.trim())
         .map_err(|_| IdpError::Config("AUTH_PUBLIC_URL is not a valid absolute URL".into()))?;

@@ -33,11 +33,12 @@ pub mod validate;
 pub use config::{IdpConfig, PasswordParams, RateLimitConfig};
 pub use csrf::{AllowedOrigins, CsrfLayer};
 pub use error::{ApiError, IdpError};
-pub use refresh::{Refreshed, SessionRefresher};
+pub use refresh::IdpRefresher;
 pub use session::{DEFAULT_ROLES, ROLE_PERMISSIONS, permissions_for_roles};
 pub use store::{Backend, Store};
 pub use users::{UserPage, UserRecord, UserUpdate, Users};
 
+use crate::Refreshed;
 use auth_types::SessionClaims;
 use http::{HeaderMap, HeaderValue};
 use jsonwebtoken::jwk::JwkSet;
@@ -109,8 +110,8 @@ impl Idp {
     }
 
     /// The same-request refresh hook for the token-verification layer.
-    pub fn refresher(&self) -> SessionRefresher {
-        SessionRefresher {
+    pub fn refresher(&self) -> IdpRefresher {
+        IdpRefresher {
             inner: self.inner.clone(),
         }
     }
@@ -190,7 +191,7 @@ impl Inner {
             return Ok((Some(Current { token, claims }), Vec::new()));
         }
         Ok(match self.refresh(headers).await? {
-            Some(Refreshed::SignedIn {
+            Some(Refreshed::Session {
                 token,
                 claims,
                 set_cookies,

@@ -5,40 +5,18 @@ use super::Inner;
 use super::cookies::{self, REFRESH_COOKIE};
 use super::error::IdpError;
 use super::session::hash_secret;
-use auth_types::SessionClaims;
-use http::{HeaderMap, HeaderValue};
+use crate::Refreshed;
+use http::HeaderMap;
 use std::sync::Arc;
-
-/// The outcome of a refresh attempt.
-// The shape is the contract with the verification layer; boxing the claims would change it.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum Refreshed {
-    /// The refresh cookie is valid: here is a new session JWT, its claims, and the `Set-Cookie`
-    /// headers (the new `__session` cookie) to append to the response.
-    SignedIn {
-        /// The new session JWT.
-        token: String,
-        /// Its claims.
-        claims: SessionClaims,
-        /// `Set-Cookie` values to append to the response.
-        set_cookies: Vec<HeaderValue>,
-    },
-    /// A refresh cookie came but is invalid, revoked or expired: both cookies are cleared.
-    SignedOut {
-        /// `Set-Cookie` values clearing both cookies.
-        set_cookies: Vec<HeaderValue>,
-    },
-}
 
 /// The refresh hook (cheap to clone). Get one from `Idp::refresher()`.
 #[derive(Debug, Clone)]
-pub struct SessionRefresher {
+pub struct IdpRefresher {
     pub(crate) inner: Arc<Inner>,
 }
 
-impl SessionRefresher {
-    /// `Some(SignedIn)` when the `__refresh` cookie belongs to a live session (a new JWT is minted
+impl IdpRefresher {
+    /// `Some(Session)` when the `__refresh` cookie belongs to a live session (a new JWT is minted
     /// and the session's `last_active_at` updated); `Some(SignedOut)` when a refresh cookie is
     /// present but invalid, revoked or expired; `None` when there is no refresh cookie, or when
     /// the database is unreachable (the cookies are then left alone and the request is treated
@@ -80,10 +58,18 @@ impl Inner {
         let minted = self
             .mint(&session.user_id, &session.id, &session.roles)
             .await?;
-        Ok(Some(Refreshed::SignedIn {
+        Ok(Some(Refreshed::Session {
             set_cookies: vec![cookies::session_cookie(&minted.token, secure)],
             token: minted.token,
             claims: minted.claims,
         }))
+    }
+}
+
+/// The embedded provider renews sessions inside [`AuthLayer`](crate::AuthLayer):
+/// `AuthLayer::new(verifier).with_refresher(idp.refresher())`.
+impl crate::SessionRefresher for IdpRefresher {
+    fn refresh<'a>(&'a self, headers: &'a HeaderMap) -> crate::BoxFuture<'a, Option<Refreshed>> {
+        Box::pin(IdpRefresher::refresh(self, headers))
     }
 }
