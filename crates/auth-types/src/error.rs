@@ -18,6 +18,8 @@ pub enum AuthError {
     Unauthorized,
     /// Signed in without the required role or permission: HTTP 403.
     Forbidden,
+    /// The auth backend (database, user store) cannot answer right now: HTTP 503.
+    Unavailable,
 }
 
 impl AuthError {
@@ -26,6 +28,7 @@ impl AuthError {
         match self {
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
+            Self::Unavailable => 503,
         }
     }
 
@@ -34,6 +37,7 @@ impl AuthError {
         match self {
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden => "Forbidden",
+            Self::Unavailable => "Service unavailable",
         }
     }
 }

@@ -1,0 +1,47 @@
+//! Token extraction + verification per algorithm (keys cached; no network).
+//!
+//! `cargo bench -p auth-server --bench verify -- --warm-up-time 1 --measurement-time 3`
+
+#[path = "../tests/common/keys.rs"]
+mod keys;
+
+use auth_server::{AuthConfig, KeyStore, Verifier, token_from_headers};
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue};
+use keys::{ISSUER, TestKey, claims, jwks};
+use std::hint::black_box;
+
+fn bench(c: &mut Criterion) {
+    let keys = [TestKey::es256_a(), TestKey::ed25519(), TestKey::rsa()];
+    let config = AuthConfig::embedded().with_issuer(ISSUER);
+    let verifier = Verifier::new(
+        &config,
+        KeyStore::static_set(jwks(&keys.iter().collect::<Vec<_>>())),
+    )
+    .unwrap();
+    let mut group = c.benchmark_group("extract+verify");
+    for key in &keys {
+        let mut headers = HeaderMap::new();
+        let value = format!("Bearer {}", key.sign(&claims()));
+        headers.insert("authorization", HeaderValue::from_str(&value).unwrap());
+        headers.insert("cookie", HeaderValue::from_static("theme=dark; lang=en"));
+        group.bench_function(format!("{:?}", key.alg), |b| {
+            b.iter(|| {
+                let (token, _) = token_from_headers(black_box(&headers)).unwrap();
+                black_box(verifier.verify_cached(token).unwrap())
+            })
+        });
+    }
+    group.finish();
+
+    // Extraction alone, from a cookie header among others.
+    let mut headers = HeaderMap::new();
+    let cookie = format!("theme=dark; __session={}; lang=en", keys[0].sign(&claims()));
+    headers.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
+    c.bench_function("extract/cookie", |b| {
+        b.iter(|| black_box(token_from_headers(black_box(&headers)).unwrap().0.len()))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

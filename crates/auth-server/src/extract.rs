@@ -1,0 +1,423 @@
+//! What a request knows about its user ([`AuthContext`], [`get_auth`]) and the axum extractors
+//! built on it: [`Auth`] (never fails), [`RequireAuth`] (401 when signed out) and [`Require`]
+//! (401, or 403 without the [`Policy`]'s role or permission).
+//!
+//! The extractors implement `FromRequestParts<S>` for every `S: Send + Sync`, so they work in
+//! plain axum handlers and in Dioxus server functions (`#[get("/api/me", auth: RequireAuth)]`).
+//!
+//! **Without the [`AuthLayer`](crate::AuthLayer)** the extractors see a signed-out request (so
+//! `RequireAuth` answers 401: fail closed) and an `error` is logged once per process naming the
+//! fix. They never answer 500 and never verify tokens themselves.
+
+use crate::error::AuthRejection;
+use auth_types::{AuthState, Check, SessionClaims, SessionId, SignedIn, UserId};
+use axum::extract::FromRequestParts;
+use http::Extensions;
+use http::request::Parts;
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The verified identity of a request, stored in its extensions by the
+/// [`AuthLayer`](crate::AuthLayer): the [`AuthState`] and, when signed in, the token's claims.
+///
+/// ```
+/// use auth_server::AuthContext;
+/// let ctx = AuthContext::signed_out();
+/// assert!(!ctx.state().is_signed_in());
+/// assert!(ctx.claims().is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct AuthContext {
+    state: AuthState,
+    claims: Option<Arc<SessionClaims>>,
+}
+
+impl AuthContext {
+    /// A signed-out context.
+    ///
+    /// ```
+    /// assert!(!auth_server::AuthContext::signed_out().is_signed_in());
+    /// ```
+    pub fn signed_out() -> Self {
+        Self::default()
+    }
+
+    /// A signed-in context from verified claims.
+    ///
+    /// ```
+    /// let claims: auth_types::SessionClaims = serde_json::from_str(
+    ///     r#"{"sub":"user_1","iss":"https://a.example","exp":1900000000}"#).unwrap();
+    /// let ctx = auth_server::AuthContext::from_claims(claims);
+    /// assert_eq!(ctx.state().user_id().unwrap().as_str(), "user_1");
+    /// ```
+    pub fn from_claims(claims: SessionClaims) -> Self {
+        Self {
+            state: AuthState::SignedIn(SignedIn::from(&claims)),
+            claims: Some(Arc::new(claims)),
+        }
+    }
+
+    /// The auth state.
+    ///
+    /// ```
+    /// assert_eq!(auth_server::AuthContext::signed_out().state(), &auth_types::AuthState::SignedOut);
+    /// ```
+    pub fn state(&self) -> &AuthState {
+        &self.state
+    }
+
+    /// Whether the request is signed in.
+    ///
+    /// ```
+    /// assert!(!auth_server::AuthContext::signed_out().is_signed_in());
+    /// ```
+    pub fn is_signed_in(&self) -> bool {
+        self.state.is_signed_in()
+    }
+
+    /// The verified claims, when signed in (custom claims are in
+    /// [`extra`](SessionClaims::extra), e.g. Clerk's `org_id`).
+    ///
+    /// ```
+    /// assert!(auth_server::AuthContext::signed_out().claims().is_none());
+    /// ```
+    pub fn claims(&self) -> Option<&SessionClaims> {
+        self.claims.as_deref()
+    }
+
+    /// The context the [`AuthLayer`](crate::AuthLayer) stored in these extensions; signed out (and
+    /// an error logged once) when the layer is missing.
+    ///
+    /// ```
+    /// let ext = http::Extensions::new();
+    /// assert!(!auth_server::AuthContext::from_extensions(&ext).is_signed_in());
+    /// ```
+    pub fn from_extensions(extensions: &Extensions) -> Self {
+        match extensions.get::<AuthContext>() {
+            Some(ctx) => ctx.clone(),
+            None => {
+                missing_layer();
+                Self::signed_out()
+            }
+        }
+    }
+
+    pub(crate) fn into_required(self) -> Option<RequireAuth> {
+        match (self.state, self.claims) {
+            (AuthState::SignedIn(signed_in), Some(claims)) => {
+                Some(RequireAuth { signed_in, claims })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Logs, once per process, that the [`AuthLayer`](crate::AuthLayer) is missing.
+pub(crate) fn missing_layer() {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            "auth-server: no AuthContext in the request: add `.layer(AuthLayer::new(verifier))` \
+             to the router (outermost, so it also covers server functions and SSR); until then \
+             every request is treated as signed out"
+        );
+    }
+}
+
+/// The request's [`AuthContext`]: the Rust twin of Clerk's `getAuth(req)`, for code that holds the
+/// whole request (middleware, `tower` services).
+///
+/// ```
+/// let req = http::Request::new(());
+/// let auth = auth_server::get_auth(&req);
+/// assert!(!auth.is_signed_in());
+/// ```
+pub fn get_auth<B>(req: &http::Request<B>) -> AuthContext {
+    AuthContext::from_extensions(req.extensions())
+}
+
+/// Extractor that always succeeds: the request's auth state (the Rust twin of Clerk's `auth()`).
+/// Derefs to [`AuthState`]; [`claims`](Self::claims) gives the verified claims.
+///
+/// ```
+/// use auth_server::Auth;
+///
+/// async fn whoami(auth: Auth) -> String {
+///     match auth.user_id() {
+///         Some(id) => format!("signed in as {id}"),
+///         None => "signed out".into(),
+///     }
+/// }
+/// let app: axum::Router = axum::Router::new().route("/whoami", axum::routing::get(whoami));
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Auth(pub AuthContext);
+
+impl Auth {
+    /// The verified claims, when signed in.
+    ///
+    /// ```
+    /// assert!(auth_server::Auth::default().claims().is_none());
+    /// ```
+    pub fn claims(&self) -> Option<&SessionClaims> {
+        self.0.claims()
+    }
+
+    /// The whole context.
+    ///
+    /// ```
+    /// let auth = auth_server::Auth::default();
+    /// assert!(!auth.context().is_signed_in());
+    /// ```
+    pub fn context(&self) -> &AuthContext {
+        &self.0
+    }
+
+    /// Turns this into a [`RequireAuth`], or a 401 rejection when signed out.
+    ///
+    /// ```
+    /// let err = auth_server::Auth::default().require_auth().unwrap_err();
+    /// assert_eq!(err, auth_server::AuthRejection::unauthorized());
+    /// ```
+    pub fn require_auth(self) -> Result<RequireAuth, AuthRejection> {
+        self.0
+            .into_required()
+            .ok_or_else(AuthRejection::unauthorized)
+    }
+}
+
+impl Deref for Auth {
+    type Target = AuthState;
+
+    fn deref(&self) -> &AuthState {
+        &self.0.state
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(Self(AuthContext::from_extensions(&parts.extensions)))
+    }
+}
+
+/// Extractor for signed-in requests: rejects signed-out ones with
+/// `401 {"error":"Unauthorized"}` (`content-type: application/json`). Derefs to [`SignedIn`].
+///
+/// ```
+/// use auth_server::{AuthRejection, RequireAuth};
+/// use auth_types::Check;
+///
+/// async fn me(auth: RequireAuth) -> String {
+///     auth.user_id().to_string()
+/// }
+///
+/// async fn publish(auth: RequireAuth) -> Result<&'static str, AuthRejection> {
+///     auth.require(&Check::permission("posts:publish"))?; // 403 otherwise
+///     Ok("published")
+/// }
+/// let app: axum::Router = axum::Router::new()
+///     .route("/api/me", axum::routing::get(me))
+///     .route("/api/publish", axum::routing::post(publish));
+/// # let _ = app;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireAuth {
+    signed_in: SignedIn,
+    claims: Arc<SessionClaims>,
+}
+
+impl RequireAuth {
+    /// The user id (`sub`).
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::RequireAuth) {
+    /// let id: &auth_types::UserId = auth.user_id();
+    /// # }
+    /// ```
+    pub fn user_id(&self) -> &UserId {
+        &self.signed_in.user_id
+    }
+
+    /// The session id (`sid`), when the issuer has sessions.
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::RequireAuth) {
+    /// let sid = auth.session_id();
+    /// # }
+    /// ```
+    pub fn session_id(&self) -> Option<&SessionId> {
+        self.signed_in.session_id.as_ref()
+    }
+
+    /// The verified claims.
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::RequireAuth) {
+    /// let org = auth.claims().extra.get("org_id");
+    /// # }
+    /// ```
+    pub fn claims(&self) -> &SessionClaims {
+        &self.claims
+    }
+
+    /// Whether the check holds (fails closed, see [`Check`]).
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::RequireAuth) {
+    /// if auth.has(&auth_types::Check::role("admin")) { /* … */ }
+    /// # }
+    /// ```
+    pub fn has(&self, check: &Check) -> bool {
+        check_holds(&self.signed_in, check)
+    }
+
+    /// `Ok` when the check holds, else a `403 {"error":"Forbidden"}` rejection.
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::RequireAuth) -> Result<(), auth_server::AuthRejection> {
+    /// auth.require(&auth_types::Check::permission("posts:write"))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn require(&self, check: &Check) -> Result<(), AuthRejection> {
+        if self.has(check) {
+            Ok(())
+        } else {
+            Err(AuthRejection::forbidden())
+        }
+    }
+
+    /// The auth state (always signed in).
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::RequireAuth) {
+    /// assert!(auth.state().is_signed_in());
+    /// # }
+    /// ```
+    pub fn state(&self) -> AuthState {
+        AuthState::SignedIn(self.signed_in.clone())
+    }
+}
+
+fn check_holds(signed_in: &SignedIn, check: &Check) -> bool {
+    // `Check::holds` is private to auth-types; `AuthState::has` is its public door.
+    AuthState::SignedIn(signed_in.clone()).has(check)
+}
+
+impl Deref for RequireAuth {
+    type Target = SignedIn;
+
+    fn deref(&self) -> &SignedIn {
+        &self.signed_in
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequireAuth {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AuthRejection> {
+        AuthContext::from_extensions(&parts.extensions)
+            .into_required()
+            .ok_or_else(AuthRejection::unauthorized)
+    }
+}
+
+/// An authorization rule for the [`Require`] extractor.
+///
+/// ```
+/// use auth_server::{Policy, Require};
+/// use auth_types::Check;
+///
+/// struct Admin;
+/// impl Policy for Admin {
+///     fn check() -> Check {
+///         Check::role("admin")
+///     }
+/// }
+///
+/// async fn admin_only(auth: Require<Admin>) -> String {
+///     format!("hello admin {}", auth.user_id())
+/// }
+/// let app: axum::Router = axum::Router::new().route("/admin", axum::routing::get(admin_only));
+/// # let _ = app;
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// The check the signed-in user must pass.
+    fn check() -> Check;
+}
+
+/// Extractor for signed-in requests that pass the policy `P`: `401` when signed out, `403
+/// {"error":"Forbidden"}` when the check fails. Derefs to [`RequireAuth`]. See [`Policy`].
+///
+/// ```
+/// # use auth_server::{Policy, Require};
+/// # struct Editor;
+/// # impl Policy for Editor { fn check() -> auth_types::Check { auth_types::Check::role("editor") } }
+/// async fn edit(auth: Require<Editor>) -> String {
+///     auth.user_id().to_string()
+/// }
+/// ```
+pub struct Require<P: Policy> {
+    auth: RequireAuth,
+    _policy: PhantomData<fn() -> P>,
+}
+
+impl<P: Policy> Require<P> {
+    /// The underlying [`RequireAuth`].
+    ///
+    /// ```
+    /// # use auth_server::{Policy, Require};
+    /// # struct Editor;
+    /// # impl Policy for Editor { fn check() -> auth_types::Check { auth_types::Check::role("editor") } }
+    /// fn user(auth: Require<Editor>) -> auth_server::RequireAuth {
+    ///     auth.into_inner()
+    /// }
+    /// ```
+    pub fn into_inner(self) -> RequireAuth {
+        self.auth
+    }
+}
+
+impl<P: Policy> std::fmt::Debug for Require<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Require")
+            .field("policy", &std::any::type_name::<P>())
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl<P: Policy> Clone for Require<P> {
+    fn clone(&self) -> Self {
+        Self {
+            auth: self.auth.clone(),
+            _policy: PhantomData,
+        }
+    }
+}
+
+impl<P: Policy> Deref for Require<P> {
+    type Target = RequireAuth;
+
+    fn deref(&self) -> &RequireAuth {
+        &self.auth
+    }
+}
+
+impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Require<P> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AuthRejection> {
+        let auth = RequireAuth::from_request_parts(parts, state).await?;
+        auth.require(&P::check())?;
+        Ok(Self {
+            auth,
+            _policy: PhantomData,
+        })
+    }
+}

@@ -1,0 +1,502 @@
+//! Persistence on SQLite or PostgreSQL through `sqlx::Any`: one set of queries (`$1` placeholders,
+//! `TEXT`/`BIGINT` columns, JSON as text) runs on both; migrations are embedded, one folder per
+//! backend (`migrations/sqlite`, `migrations/postgres`).
+
+use super::config::IdpConfig;
+use super::error::IdpError;
+use super::users::UserRecord;
+use auth_types::{User, UserId};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (a file).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The database handle (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.image_url, u.created_at, \
+     u.public_metadata, u.private_metadata, u.roles";
+
+/// A session row joined with its user's roles.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub roles: Vec<String>,
+}
+
+/// A signing key row.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub private_key_pem: String,
+    pub public_jwk: String,
+    pub current: bool,
+}
+
+/// Everything sign-up writes, in one transaction.
+#[derive(Debug)]
+pub(crate) struct NewAccount<'a> {
+    pub user_id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub roles: &'a [String],
+    pub password_hash: &'a str,
+    pub session: NewSession<'a>,
+}
+
+/// A session to insert.
+#[derive(Debug)]
+pub(crate) struct NewSession<'a> {
+    pub id: &'a str,
+    pub refresh_secret_hash: &'a str,
+    pub expires_at: i64,
+    pub user_agent: Option<&'a str>,
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Store {
+    /// Connects, creating the SQLite file's folder if needed, and runs the migrations.
+    pub async fn connect(config: &IdpConfig) -> Result<Self, IdpError> {
+        sqlx::any::install_default_drivers();
+        let url = config.database_url.as_str();
+        let backend = if url.starts_with("sqlite:") {
+            create_sqlite_folder(url)?;
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        let store = Self { pool, backend };
+        if backend == Backend::Sqlite {
+            // WAL lets readers and one writer work at once; the setting persists in the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&store.pool)
+                .await?;
+        }
+        match backend {
+            Backend::Sqlite => store.migrate_sqlite().await?,
+            // PostgreSQL migrations take an advisory lock: concurrent starts are serialised.
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.pool).await?,
+        }
+        Ok(store)
+    }
+
+    /// SQLite has no advisory lock, so two processes starting at once may both try to apply a
+    /// migration; the loser's transaction fails and rolls back. Re-running then finds the
+    /// migration applied and skips it.
+    async fn migrate_sqlite(&self) -> Result<(), IdpError> {
+        let mut attempt = 0;
+        loop {
+            match SQLITE_MIGRATIONS.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "SQLite migration raced; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool (for app queries and tests).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection; later calls fail with "Service unavailable".
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- accounts -------------------------------------------------------------------------
+
+    /// Creates user, credential and first session atomically.
+    pub(crate) async fn create_account(&self, a: &NewAccount<'_>) -> Result<(), IdpError> {
+        let now = now();
+        let roles =
+            serde_json::to_string(a.roles).map_err(|e| IdpError::Internal(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, name, image_url, created_at, updated_at, \
+             public_metadata, private_metadata, roles) \
+             VALUES ($1, $2, $3, NULL, $4, $4, '{}', '{}', $5)",
+        )
+        .bind(a.user_id)
+        .bind(a.email)
+        .bind(a.name)
+        .bind(now)
+        .bind(roles)
+        .execute(&mut *tx)
+        .await
+        .map_err(IdpError::from);
+        match inserted {
+            Err(e) if e.is_unique_violation() => return Err(IdpError::EmailTaken),
+            other => other?,
+        };
+        sqlx::query(
+            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(a.user_id)
+        .bind(a.password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_session(&mut tx, a.user_id, &a.session, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The user id and password hash for an email, if the account exists.
+    pub(crate) async fn credential_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<(String, String)>, IdpError> {
+        let row = sqlx::query(
+            "SELECT u.id, c.password_hash FROM users u \
+             JOIN credentials c ON c.user_id = u.id WHERE u.email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+            None => None,
+        })
+    }
+
+    // ---- users ----------------------------------------------------------------------------
+
+    pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>, IdpError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    pub(crate) async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, IdpError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    pub(crate) async fn list_users(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<UserRecord>, i64), IdpError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let users = rows.iter().map(user_from_row).collect::<Result<_, _>>()?;
+        Ok((users, total))
+    }
+
+    pub(crate) async fn update_user(
+        &self,
+        id: &str,
+        name: &str,
+        image_url: Option<&str>,
+        public_metadata: &str,
+        private_metadata: &str,
+    ) -> Result<bool, IdpError> {
+        let done = sqlx::query(
+            "UPDATE users SET name = $1, image_url = $2, public_metadata = $3, \
+             private_metadata = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(name)
+        .bind(image_url)
+        .bind(public_metadata)
+        .bind(private_metadata)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn set_roles(&self, id: &str, roles: &[String]) -> Result<bool, IdpError> {
+        let roles = serde_json::to_string(roles).map_err(|e| IdpError::Internal(e.to_string()))?;
+        let done = sqlx::query("UPDATE users SET roles = $1, updated_at = $2 WHERE id = $3")
+            .bind(roles)
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes the user with its credential and sessions (so every refresh fails at once).
+    pub(crate) async fn delete_user(&self, id: &str) -> Result<bool, IdpError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM credentials WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ---- sessions -------------------------------------------------------------------------
+
+    pub(crate) async fn create_session(
+        &self,
+        user_id: &str,
+        session: &NewSession<'_>,
+    ) -> Result<(), IdpError> {
+        let mut tx = self.pool.begin().await?;
+        insert_session(&mut tx, user_id, session, now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session_by_refresh_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<SessionRow>, IdpError> {
+        self.session_where("s.refresh_secret_hash = $1", hash).await
+    }
+
+    pub(crate) async fn session_by_id(&self, id: &str) -> Result<Option<SessionRow>, IdpError> {
+        self.session_where("s.id = $1", id).await
+    }
+
+    async fn session_where(&self, cond: &str, arg: &str) -> Result<Option<SessionRow>, IdpError> {
+        let row = sqlx::query(&format!(
+            "SELECT s.id, s.user_id, s.expires_at, s.revoked_at, u.roles \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE {cond}"
+        ))
+        .bind(arg)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let roles: String = r.try_get(4)?;
+        Ok(Some(SessionRow {
+            id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            expires_at: r.try_get(2)?,
+            revoked_at: r.try_get(3)?,
+            roles: serde_json::from_str(&roles).unwrap_or_default(),
+        }))
+    }
+
+    pub(crate) async fn touch_session(&self, id: &str) -> Result<(), IdpError> {
+        sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn revoke_session(&self, id: &str) -> Result<(), IdpError> {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, IdpError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes sessions that expired or were revoked before `before` (Unix seconds).
+    pub(crate) async fn purge_sessions(&self, before: i64) -> Result<u64, IdpError> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- signing keys ---------------------------------------------------------------------
+
+    /// The current key and every key retired after `retired_after`.
+    pub(crate) async fn load_keys(&self, retired_after: i64) -> Result<Vec<KeyRow>, IdpError> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, private_key_pem, public_jwk, current_marker \
+             FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
+             ORDER BY created_at DESC, kid",
+        )
+        .bind(retired_after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let marker: Option<i64> = r.try_get(4)?;
+                Ok(KeyRow {
+                    kid: r.try_get(0)?,
+                    alg: r.try_get(1)?,
+                    private_key_pem: r.try_get(2)?,
+                    public_jwk: r.try_get(3)?,
+                    current: marker == Some(1),
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts a new current key, retiring the previous current key first when `retire` is set.
+    /// Fails with a unique violation when another instance made a current key concurrently.
+    pub(crate) async fn insert_current_key(
+        &self,
+        kid: &str,
+        alg: &str,
+        private_key_pem: &str,
+        public_jwk: &str,
+        retire: bool,
+    ) -> Result<(), IdpError> {
+        let now = now();
+        let mut tx = self.pool.begin().await?;
+        if retire {
+            sqlx::query(
+                "UPDATE signing_keys SET current_marker = NULL, retired_at = $1 \
+                 WHERE current_marker = 1",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_pem, public_jwk, created_at, \
+             retired_at, current_marker) VALUES ($1, $2, $3, $4, $5, NULL, 1)",
+        )
+        .bind(kid)
+        .bind(alg)
+        .bind(private_key_pem)
+        .bind(public_jwk)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_session(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: &str,
+    s: &NewSession<'_>,
+    now: i64,
+) -> Result<(), IdpError> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, refresh_secret_hash, created_at, last_active_at, \
+         expires_at, revoked_at, user_agent) VALUES ($1, $2, $3, $4, $4, $5, NULL, $6)",
+    )
+    .bind(s.id)
+    .bind(user_id)
+    .bind(s.refresh_secret_hash)
+    .bind(now)
+    .bind(s.expires_at)
+    .bind(s.user_agent)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn user_from_row(r: &AnyRow) -> Result<UserRecord, IdpError> {
+    let public: String = r.try_get(5)?;
+    let private: String = r.try_get(6)?;
+    let roles: String = r.try_get(7)?;
+    Ok(UserRecord {
+        user: User {
+            id: UserId::new(r.try_get::<String, _>(0)?),
+            email: r.try_get(1)?,
+            name: r.try_get(2)?,
+            image_url: r.try_get(3)?,
+            created_at: r.try_get(4)?,
+            public_metadata: serde_json::from_str(&public).unwrap_or_default(),
+            roles: serde_json::from_str(&roles).unwrap_or_default(),
+        },
+        private_metadata: serde_json::from_str(&private).unwrap_or_default(),
+    })
+}
+
+/// Creates the parent folder of a `sqlite://path?…` / `sqlite:path` database file.
+fn create_sqlite_folder(url: &str) -> Result<(), IdpError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(()); // in-memory
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            IdpError::Config(format!(
+                "cannot create the folder of the SQLite database ({}): {e}",
+                parent.display()
+            ))
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! One call from the environment to a working auth stack: the embedded identity provider (or an
+//! external issuer), the verifier fed with the right keys, the CSRF check and the auth layer.
+
+use crate::idp::{CsrfLayer, Idp, IdpConfig, IdpError, Users};
+use crate::{AuthConfig, AuthLayer, AuthRejection, ConfigError, KeySource, KeyStore, Verifier};
+use axum::{Extension, Router, extract::FromRequestParts};
+use http::request::Parts;
+use std::time::Duration;
+
+/// How often an embedded-provider instance re-reads the signing keys from the database, so a
+/// rotation made by another instance (or the CLI) is picked up without a restart.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why the auth stack could not start. Each message names the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Verification settings (`AUTH_*`) are invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The embedded identity provider could not start (settings or database).
+    #[error(transparent)]
+    Idp(#[from] IdpError),
+}
+
+/// The configured auth stack of an app.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use auth_server::{AuthStack, RequireAuth};
+/// use axum::{Router, routing::get};
+///
+/// let auth = AuthStack::from_env().await?;
+/// let app: Router = auth.apply(
+///     Router::new().route("/api/me", get(|a: RequireAuth| async move { a.user_id().to_string() })),
+/// );
+/// # let _ = app; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AuthStack {
+    layer: AuthLayer,
+    csrf: CsrfLayer,
+    idp: Option<Idp>,
+}
+
+impl AuthStack {
+    /// Reads `AUTH_PROVIDER` and the settings it needs. `embedded` (the default) connects to
+    /// `DATABASE_URL` (a SQLite file under `data/` unless set), runs migrations and loads the
+    /// signing keys; `jwks` trusts an external issuer.
+    pub async fn from_env() -> Result<Self, SetupError> {
+        let config = AuthConfig::from_env()?;
+        if config.key_source == KeySource::Embedded {
+            let idp = Idp::connect(IdpConfig::from_env()?).await?;
+            Self::embedded(config, idp)
+        } else {
+            let origin = IdpConfig::public_url_from_env()?;
+            Ok(Self::external(&config, &origin)?)
+        }
+    }
+
+    /// The embedded provider: tokens are verified with its own keys and sessions renewed in the
+    /// same request through its refresh cookie.
+    pub fn embedded(config: AuthConfig, idp: Idp) -> Result<Self, SetupError> {
+        let keys = KeyStore::static_set(idp.jwks());
+        let config = config.with_issuer(idp.config().issuer.clone());
+        let verifier = Verifier::new(&config, keys.clone())?;
+        spawn_key_reload(idp.clone(), keys);
+        Ok(Self {
+            layer: AuthLayer::new(verifier).with_refresher(idp.refresher()),
+            csrf: idp.csrf_layer(),
+            idp: Some(idp),
+        })
+    }
+
+    /// An external OIDC/JWKS issuer; `app_origin` is this app's own origin (for the CSRF check).
+    pub fn external(config: &AuthConfig, app_origin: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            layer: AuthLayer::new(Verifier::from_config(config)?),
+            csrf: CsrfLayer::new(app_origin),
+            idp: None,
+        })
+    }
+
+    /// Wraps an app: adds the provider's routes (`/auth/*`, `/.well-known/*`) when embedded,
+    /// rejects cross-origin state-changing requests (403), verifies every request once, and
+    /// makes the provider reachable from handlers, server functions and SSR (see [`UsersApi`]).
+    pub fn apply<S: Clone + Send + Sync + 'static>(&self, app: Router<S>) -> Router<S> {
+        let app = match &self.idp {
+            Some(idp) => app
+                .merge(idp.router().with_state(()))
+                .layer(Extension(idp.clone())),
+            None => app,
+        };
+        app.layer(self.csrf.clone()).layer(self.layer.clone())
+    }
+
+    /// The embedded identity provider, when `AUTH_PROVIDER=embedded`.
+    pub fn idp(&self) -> Option<&Idp> {
+        self.idp.as_ref()
+    }
+}
+
+fn spawn_key_reload(idp: Idp, keys: KeyStore) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match idp.reload_keys().await {
+                Ok(jwks) => keys.replace(jwks),
+                Err(e) => tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones"),
+            }
+        }
+    });
+}
+
+/// The users API (`clerkClient.users` twin) as an extractor for axum handlers and Dioxus server
+/// functions. Answers 503 `{"error":"Service unavailable"}` when the app runs against an
+/// external issuer (there is no local user store then).
+///
+/// ```
+/// use auth_server::{RequireAuth, UsersApi};
+/// use axum::Json;
+///
+/// async fn me(auth: RequireAuth, UsersApi(users): UsersApi) -> Json<Option<auth_types::User>> {
+///     Json(users.get(auth.user_id()).await.ok().flatten())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct UsersApi(pub Users);
+
+impl<S: Send + Sync> FromRequestParts<S> for UsersApi {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Idp>()
+            .map(|idp| Self(idp.users()))
+            .ok_or(AuthRejection(auth_types::AuthError::Unavailable))
+    }
+}

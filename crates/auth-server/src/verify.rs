@@ -1,0 +1,287 @@
+//! The [`Verifier`]: checks a session token and returns its claims.
+
+use crate::config::{AuthConfig, KeySource};
+use crate::error::{ConfigError, VerifyError};
+use crate::keys::{KeyStore, VerifyingKey};
+use crate::token::{MAX_TOKEN_BYTES, token_from_headers};
+use auth_types::{AuthState, SessionClaims, SignedIn};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::HeaderMap;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// Verifies session tokens: signature first (with an algorithm fixed by the configuration and by
+/// the key's type), then `exp` (required), `nbf`, `iat`, `iss` (always), `aud` (when configured)
+/// and `azp` (when configured). All cryptography and JWT parsing is `jsonwebtoken`'s.
+///
+/// Cheap to clone (an `Arc`).
+///
+/// * Tokens over [`MAX_TOKEN_BYTES`] are refused before decoding.
+/// * `alg: none` and HMAC algorithms are never accepted (the allow-list cannot contain them, and a
+///   public key never verifies them).
+/// * `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys only come from the [`KeyStore`].
+/// * `sub` must be a string; `azp`, when authorized parties are configured and the claim is
+///   present, must be one of them (Clerk's rule: native apps may omit `azp`).
+///
+/// ```
+/// use auth_server::{AuthConfig, KeyStore, Verifier};
+/// use jsonwebtoken::jwk::JwkSet;
+///
+/// let config = AuthConfig::embedded().with_issuer("https://app.example");
+/// let keys = KeyStore::static_set(JwkSet { keys: vec![] });
+/// let verifier = Verifier::new(&config, keys).unwrap();
+/// # let _ = verifier;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    keys: KeyStore,
+    /// One prepared `Validation` per allowed algorithm.
+    validations: Vec<(Algorithm, Validation)>,
+    authorized_parties: Vec<String>,
+    leeway: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct RawHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+impl Verifier {
+    /// A verifier with the given settings and keys. The settings must name the issuer.
+    ///
+    /// ```
+    /// use auth_server::{AuthConfig, KeyStore, Verifier};
+    /// let keys = KeyStore::static_set(jsonwebtoken::jwk::JwkSet { keys: vec![] });
+    /// assert!(Verifier::new(&AuthConfig::embedded(), keys).is_err(), "no issuer");
+    /// ```
+    pub fn new(config: &AuthConfig, keys: KeyStore) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let issuer = config.issuer.as_deref().ok_or(ConfigError::Missing {
+            var: "AUTH_ISSUER",
+            context: " (the issuer tokens are checked against)",
+        })?;
+        let trimmed = issuer.trim_end_matches('/');
+        let issuers = [trimmed.to_owned(), format!("{trimmed}/")];
+        let mut required = vec!["exp", "iss", "sub"];
+        if !config.audiences.is_empty() {
+            required.push("aud");
+        }
+        let validations = config
+            .algorithms
+            .iter()
+            .map(|&alg| {
+                let mut v = Validation::new(alg);
+                v.leeway = config.leeway_secs;
+                v.validate_exp = true;
+                v.validate_nbf = true;
+                v.set_issuer(&issuers);
+                v.set_required_spec_claims(&required);
+                if config.audiences.is_empty() {
+                    v.validate_aud = false;
+                } else {
+                    v.set_audience(&config.audiences);
+                }
+                (alg, v)
+            })
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                keys,
+                validations,
+                authorized_parties: config.authorized_parties.clone(),
+                leeway: i64::try_from(config.leeway_secs).unwrap_or(i64::MAX),
+            }),
+        })
+    }
+
+    /// A verifier whose keys come from the configuration: a PEM key, a JWKS URL or discovery.
+    /// For `AUTH_PROVIDER=embedded` use [`Verifier::new`] with the identity provider's
+    /// [`KeyStore::static_set`] instead (this returns an error naming `AUTH_PROVIDER`).
+    ///
+    /// ```
+    /// let config = auth_server::AuthConfig::jwks("https://clerk.example.com");
+    /// let verifier = auth_server::Verifier::from_config(&config).unwrap();
+    /// # let _ = verifier;
+    /// ```
+    pub fn from_config(config: &AuthConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let keys = match &config.key_source {
+            KeySource::Embedded => {
+                return Err(ConfigError::Invalid {
+                    var: "AUTH_PROVIDER",
+                    reason: "`embedded`: the keys come from the embedded identity provider \
+                             (Verifier::new with KeyStore::static_set)"
+                        .into(),
+                });
+            }
+            KeySource::PublicKeyPem(pem) => {
+                KeyStore::from_pem(pem).map_err(|e| ConfigError::Invalid {
+                    var: "AUTH_PUBLIC_KEY",
+                    reason: e.to_string(),
+                })?
+            }
+            KeySource::JwksUrl(url) => KeyStore::jwks_url(url.trim(), config.cache.clone()),
+            KeySource::Discovery => KeyStore::discovery(
+                config.issuer.clone().unwrap_or_default(),
+                config.cache.clone(),
+            ),
+        };
+        Self::new(config, keys)
+    }
+
+    /// The key store (to [`replace`](KeyStore::replace) keys or [`refresh`](KeyStore::refresh)).
+    ///
+    /// ```
+    /// # let config = auth_server::AuthConfig::embedded().with_issuer("https://a.example");
+    /// # let keys = auth_server::KeyStore::static_set(jsonwebtoken::jwk::JwkSet { keys: vec![] });
+    /// let verifier = auth_server::Verifier::new(&config, keys).unwrap();
+    /// assert!(verifier.key_store().is_empty());
+    /// ```
+    pub fn key_store(&self) -> &KeyStore {
+        &self.inner.keys
+    }
+
+    /// Verifies a token. Fetches keys only when the `kid` is unknown (rate-limited and coalesced,
+    /// see [`KeyStore`]); a known key never waits on the network.
+    ///
+    /// ```
+    /// # async fn f(verifier: auth_server::Verifier) {
+    /// match verifier.verify("eyJ...").await {
+    ///     Ok(claims) => println!("user {}", claims.sub),
+    ///     Err(reason) => tracing::debug!(%reason, "refused"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn verify(&self, token: &str) -> Result<SessionClaims, VerifyError> {
+        let (header, alg) = self.precheck(token)?;
+        let key = self.inner.keys.get(header.kid.as_deref()).await?;
+        self.finish(token, alg, &key)
+    }
+
+    /// Like [`verify`](Self::verify) but never touches the network: an unknown `kid` is
+    /// [`VerifyError::UnknownKey`]. For synchronous contexts and benchmarks.
+    ///
+    /// ```
+    /// # fn f(verifier: auth_server::Verifier) {
+    /// assert!(verifier.verify_cached("not.a.token").is_err());
+    /// # }
+    /// ```
+    pub fn verify_cached(&self, token: &str) -> Result<SessionClaims, VerifyError> {
+        let (header, alg) = self.precheck(token)?;
+        let key = self.inner.keys.cached(header.kid.as_deref())?;
+        self.finish(token, alg, &key)
+    }
+
+    /// Finds the request's token ([`token_from_headers`]) and verifies it.
+    ///
+    /// ```
+    /// # async fn f(verifier: auth_server::Verifier, headers: http::HeaderMap) {
+    /// let claims = verifier.authenticate(&headers).await;
+    /// # }
+    /// ```
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<SessionClaims, VerifyError> {
+        let (token, _) = token_from_headers(headers).ok_or(VerifyError::MissingToken)?;
+        self.verify(token).await
+    }
+
+    /// The request's [`AuthState`]: signed in with a valid token, otherwise signed out (the
+    /// reason is logged at debug level). Prefer the [`AuthLayer`](crate::AuthLayer), which does
+    /// this once per request.
+    ///
+    /// ```
+    /// # async fn f(verifier: auth_server::Verifier) {
+    /// let state = verifier.auth_state(&http::HeaderMap::new()).await;
+    /// assert!(!state.is_signed_in());
+    /// # }
+    /// ```
+    pub async fn auth_state(&self, headers: &HeaderMap) -> AuthState {
+        match self.authenticate(headers).await {
+            Ok(claims) => AuthState::SignedIn(SignedIn::from(&claims)),
+            Err(reason) => {
+                tracing::debug!(%reason, "request is signed out");
+                AuthState::SignedOut
+            }
+        }
+    }
+
+    /// Size, shape, header and algorithm checks: everything before the key lookup.
+    fn precheck(&self, token: &str) -> Result<(RawHeader, Algorithm), VerifyError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(VerifyError::TooLarge);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(_), Some(_), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed);
+        };
+        let header = URL_SAFE_NO_PAD
+            .decode(header)
+            .map_err(|_| VerifyError::Malformed)?;
+        let header: RawHeader =
+            serde_json::from_slice(&header).map_err(|_| VerifyError::Malformed)?;
+        let alg = Algorithm::from_str(&header.alg).map_err(|_| VerifyError::AlgorithmNotAllowed)?;
+        if !self.inner.validations.iter().any(|(a, _)| *a == alg) {
+            return Err(VerifyError::AlgorithmNotAllowed);
+        }
+        Ok((header, alg))
+    }
+
+    fn finish(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &VerifyingKey,
+    ) -> Result<SessionClaims, VerifyError> {
+        if !key.algorithms.contains(&alg) {
+            return Err(VerifyError::AlgorithmNotAllowed);
+        }
+        let validation = self
+            .inner
+            .validations
+            .iter()
+            .find_map(|(a, v)| (*a == alg).then_some(v))
+            .ok_or(VerifyError::AlgorithmNotAllowed)?;
+        // Signature, then exp/nbf/iss/aud, all in jsonwebtoken.
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
+            .map_err(|e| VerifyError::from_jwt(&e))?;
+        let claims = data.claims;
+        self.check_iat(&claims)?;
+        self.check_azp(&claims)?;
+        serde_json::from_value::<SessionClaims>(Value::Object(claims))
+            .map_err(|_| VerifyError::InvalidClaim("claims"))
+    }
+
+    fn check_iat(&self, claims: &Map<String, Value>) -> Result<(), VerifyError> {
+        let Some(iat) = claims.get("iat") else {
+            return Ok(());
+        };
+        let iat = iat.as_i64().ok_or(VerifyError::InvalidClaim("iat"))?;
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        if iat > now.saturating_add(self.inner.leeway) {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        Ok(())
+    }
+
+    fn check_azp(&self, claims: &Map<String, Value>) -> Result<(), VerifyError> {
+        if self.inner.authorized_parties.is_empty() {
+            return Ok(());
+        }
+        match claims.get("azp") {
+            None => Ok(()),
+            Some(Value::String(azp)) if self.inner.authorized_parties.contains(azp) => Ok(()),
+            Some(_) => Err(VerifyError::WrongAuthorizedParty),
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! The guards over real HTTP on loopback: 401/403 JSON, Bearer and cookie, `Auth` in both
+//! states, the refresher hook, and a missing layer.
+
+mod common {
+    pub mod keys;
+    pub mod server;
+}
+
+use auth_server::{
+    Auth, AuthConfig, AuthLayer, AuthRejection, BoxFuture, KeyStore, Policy, Refreshed, Require,
+    RequireAuth, SessionRefresher, Verifier, get_auth,
+};
+use auth_types::{AuthState, Check, SessionClaims};
+use axum::extract::Request;
+use axum::routing::get;
+use axum::{Json, Router};
+use common::keys::*;
+use common::server::serve;
+use http::{HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Admin;
+
+impl Policy for Admin {
+    fn check() -> Check {
+        Check::role("admin")
+    }
+}
+
+async fn me(auth: RequireAuth) -> Json<Value> {
+    Json(json!({ "user_id": auth.user_id(), "session_id": auth.session_id() }))
+}
+
+async fn publish(auth: RequireAuth) -> Result<&'static str, AuthRejection> {
+    auth.require(&Check::permission("posts:publish"))?;
+    Ok("published")
+}
+
+async fn admin(auth: Require<Admin>) -> String {
+    format!("admin {}", auth.user_id())
+}
+
+async fn whoami(auth: Auth) -> Json<AuthState> {
+    Json((*auth).clone())
+}
+
+/// `getAuth(req)` in a plain handler that takes the request.
+async fn raw(req: Request) -> String {
+    let auth = get_auth(&req);
+    auth.claims().map(|c| c.sub.clone()).unwrap_or_default()
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/api/me", get(me))
+        .route("/api/publish", get(publish))
+        .route("/api/admin", get(admin))
+        .route("/whoami", get(whoami))
+        .route("/raw", get(raw))
+}
+
+fn verifier(key: &TestKey) -> Verifier {
+    let config = AuthConfig::embedded().with_issuer(ISSUER);
+    Verifier::new(&config, KeyStore::static_set(jwks(&[key]))).unwrap()
+}
+
+async fn app(layer: AuthLayer) -> String {
+    serve(routes().layer(layer)).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+async fn assert_json_error(res: reqwest::Response, status: u16, message: &str) {
+    assert_eq!(res.status().as_u16(), status);
+    assert_eq!(
+        res.headers()
+            .get_all("content-type")
+            .iter()
+            .collect::<Vec<_>>(),
+        ["application/json"]
+    );
+    assert_eq!(
+        res.text().await.unwrap(),
+        format!(r#"{{"error":"{message}"}}"#)
+    );
+}
+
+#[tokio::test]
+async fn signed_out_is_401_json() {
+    let key = TestKey::es256_a();
+    let base = app(AuthLayer::new(verifier(&key))).await;
+    for request in [
+        client().get(format!("{base}/api/me")),
+        client()
+            .get(format!("{base}/api/me"))
+            .bearer_auth("garbage"),
+        client()
+            .get(format!("{base}/api/me"))
+            .header("authorization", "Bearer"),
+        client()
+            .get(format!("{base}/api/me"))
+            .header("cookie", "__session="),
+        client().get(format!("{base}/api/me")).header(
+            "cookie",
+            format!(
+                "__session={}",
+                key.sign(&claims_with(json!({"exp": now() - 60})))
+            ),
+        ),
+        client().get(format!("{base}/api/me")).header(
+            "cookie",
+            format!("__session={0}; __session={0}", key.sign(&claims())),
+        ),
+        client().get(format!("{base}/api/me")).header(
+            "cookie",
+            HeaderValue::from_bytes(b"__session=\xff\xfe").unwrap(),
+        ),
+        client().get(format!("{base}/api/admin")),
+    ] {
+        assert_json_error(request.send().await.unwrap(), 401, "Unauthorized").await;
+    }
+}
+
+#[tokio::test]
+async fn signed_in_via_bearer_and_cookie() {
+    let key = TestKey::es256_a();
+    let base = app(AuthLayer::new(verifier(&key))).await;
+    let token = key.sign(&claims());
+    for request in [
+        client().get(format!("{base}/api/me")).bearer_auth(&token),
+        client()
+            .get(format!("{base}/api/me"))
+            .header("authorization", format!("bearer   {token} ")),
+        client()
+            .get(format!("{base}/api/me"))
+            .header("cookie", format!("theme=dark; __session={token}")),
+        // Bearer wins over a bad cookie.
+        client()
+            .get(format!("{base}/api/me"))
+            .bearer_auth(&token)
+            .header("cookie", "__session=bad"),
+    ] {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body, json!({"user_id": "user_1", "session_id": "sess_1"}));
+    }
+    // A bad Bearer is not rescued by a good cookie.
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .bearer_auth("bad")
+        .header("cookie", format!("__session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let res = client()
+        .get(format!("{base}/raw"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "user_1");
+}
+
+#[tokio::test]
+async fn missing_permission_is_403_json() {
+    let key = TestKey::es256_a();
+    let base = app(AuthLayer::new(verifier(&key))).await;
+    let plain = key.sign(&claims());
+    for path in ["/api/publish", "/api/admin"] {
+        let res = client()
+            .get(format!("{base}{path}"))
+            .bearer_auth(&plain)
+            .send()
+            .await
+            .unwrap();
+        assert_json_error(res, 403, "Forbidden").await;
+    }
+    let admin = key.sign(&claims_with(json!({
+        "roles": ["admin"], "permissions": "posts:publish"
+    })));
+    let res = client()
+        .get(format!("{base}/api/publish"))
+        .bearer_auth(&admin)
+        .send()
+        .await;
+    assert_eq!(res.unwrap().text().await.unwrap(), "published");
+    let res = client()
+        .get(format!("{base}/api/admin"))
+        .bearer_auth(&admin)
+        .send()
+        .await;
+    assert_eq!(res.unwrap().text().await.unwrap(), "admin user_1");
+}
+
+#[tokio::test]
+async fn auth_extractor_shows_both_states() {
+    let key = TestKey::es256_a();
+    let base = app(AuthLayer::new(verifier(&key))).await;
+    let res = client().get(format!("{base}/whoami")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"status": "signed_out"})
+    );
+    let token = key.sign(&claims_with(json!({"roles": "editor"})));
+    let res = client()
+        .get(format!("{base}/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let state: AuthState = res.json().await.unwrap();
+    let signed_in = state.signed_in().unwrap();
+    assert_eq!(signed_in.user_id.as_str(), "user_1");
+    assert_eq!(signed_in.roles, ["editor"]);
+}
+
+/// A fake identity provider: `refresh=good` mints a session and sets two cookies,
+/// `refresh=revoked` clears both cookies.
+struct FakeRefresher {
+    calls: Arc<AtomicUsize>,
+}
+
+impl SessionRefresher for FakeRefresher {
+    fn refresh<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Option<Refreshed>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let cookies = headers.get("cookie")?.to_str().ok()?;
+            if cookies.contains("refresh=good") {
+                let claims: SessionClaims =
+                    serde_json::from_value(claims_with(json!({"sub": "user_refreshed"}))).ok()?;
+                Some(Refreshed::Session {
+                    token: "new.session.token".into(),
+                    claims,
+                    set_cookies: vec![
+                        HeaderValue::from_static("__session=new.session.token; Path=/; HttpOnly"),
+                        HeaderValue::from_static("refresh=rotated; Path=/; HttpOnly"),
+                    ],
+                })
+            } else if cookies.contains("refresh=revoked") {
+                Some(Refreshed::SignedOut {
+                    set_cookies: vec![
+                        HeaderValue::from_static("__session=; Path=/; Max-Age=0"),
+                        HeaderValue::from_static("refresh=; Path=/; Max-Age=0"),
+                    ],
+                })
+            } else {
+                None
+            }
+        })
+    }
+}
+
+fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn refresher_signs_in_and_every_set_cookie_arrives() {
+    let key = TestKey::es256_a();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let layer = AuthLayer::new(verifier(&key)).with_refresher(FakeRefresher {
+        calls: calls.clone(),
+    });
+    let base = app(layer).await;
+    let expired = key.sign(&claims_with(json!({"exp": now() - 60})));
+
+    for cookie in [
+        "refresh=good".to_owned(),
+        format!("__session={expired}; refresh=good"),
+    ] {
+        let res = client()
+            .get(format!("{base}/api/me"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            set_cookies(&res),
+            [
+                "__session=new.session.token; Path=/; HttpOnly",
+                "refresh=rotated; Path=/; HttpOnly"
+            ]
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["user_id"], "user_refreshed");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // A valid token: the refresher is not called and no cookie is set.
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .header(
+            "cookie",
+            format!("__session={}; refresh=good", key.sign(&claims())),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(set_cookies(&res).is_empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // Revoked: signed out, both cookies cleared, still the JSON 401.
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .header("cookie", "refresh=revoked")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set_cookies(&res).len(), 2);
+    assert_json_error(res, 401, "Unauthorized").await;
+
+    // Nothing to refresh: signed out, nothing set.
+    let res = client().get(format!("{base}/whoami")).send().await.unwrap();
+    assert!(set_cookies(&res).is_empty());
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"status": "signed_out"})
+    );
+}
+
+#[tokio::test]
+async fn without_the_layer_everything_is_signed_out() {
+    let key = TestKey::es256_a();
+    let base = serve(routes()).await;
+    let token = key.sign(&claims());
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_json_error(res, 401, "Unauthorized").await;
+    let res = client()
+        .get(format!("{base}/whoami"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"status": "signed_out"})
+    );
+}
+
+#[tokio::test]
+async fn extractors_work_with_any_router_state() {
+    #[derive(Clone)]
+    struct AppState(&'static str);
+    async fn handler(
+        axum::extract::State(state): axum::extract::State<AppState>,
+        auth: RequireAuth,
+    ) -> String {
+        format!("{} {}", state.0, auth.user_id())
+    }
+    let key = TestKey::es256_a();
+    let app = Router::new()
+        .route("/", get(handler))
+        .with_state(AppState("hello"))
+        .layer(AuthLayer::new(verifier(&key)));
+    let base = serve(app).await;
+    let res = client()
+        .get(&base)
+        .bearer_auth(key.sign(&claims()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "hello user_1");
+}
