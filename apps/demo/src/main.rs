@@ -5,6 +5,8 @@
 
 use dioxus::prelude::*;
 
+#[cfg(feature = "server")]
+mod api;
 mod pages;
 
 use pages::Home;
@@ -24,8 +26,13 @@ fn main() {
     #[cfg(not(feature = "server"))]
     dioxus::launch(App);
 
+    // The server: Dioxus SSR + server functions, the JSON API, and the auth stack around all of
+    // it (embedded identity provider by default; see `AuthStack::from_env`).
     #[cfg(feature = "server")]
-    dioxus::serve(|| async move { Ok(dioxus::server::router(App)) });
+    dioxus::serve(|| async move {
+        let auth = auth_server::AuthStack::from_env().await?;
+        Ok(auth.apply(dioxus::server::router(App).merge(api::routes())))
+    });
 }
 
 #[component]

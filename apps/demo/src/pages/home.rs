@@ -43,12 +43,9 @@ pub fn Home() -> Element {
 /// Whether the current request carried a `__session` cookie (server side; `false` elsewhere).
 fn session_cookie_present() -> bool {
     #[cfg(feature = "server")]
-    {
-        use axum_extra::extract::cookie::CookieJar;
-        if let Some(ctx) = dioxus::fullstack::FullstackContext::current() {
-            let jar = CookieJar::from_headers(&ctx.parts_mut().headers);
-            return jar.get("__session").is_some();
-        }
+    if let Some(ctx) = dioxus::fullstack::FullstackContext::current() {
+        let headers = ctx.parts_mut().headers.clone();
+        return auth_server::token_from_headers(&headers).is_some();
     }
     false
 }

@@ -187,18 +187,21 @@ fn signed_in_body(user: &User, claims: &auth_types::SessionClaims, redirect: &st
         .into_response()
 }
 
-fn client_address(inner: &Inner, parts: &Parts) -> String {
+/// The client's address for the per-address rate limit, or `None` when it cannot be known (no
+/// trusted header configured and no `ConnectInfo`, as under `dioxus::serve`): one shared
+/// "unknown" bucket would let a single attacker lock every user out.
+fn client_address(inner: &Inner, parts: &Parts) -> Option<String> {
     if let Some(name) = &inner.config.trusted_ip_header
         && let Some(value) = parts.headers.get(name).and_then(|v| v.to_str().ok())
         && let Some(first) = value.split(',').next().map(str::trim)
         && !first.is_empty()
     {
-        return first.chars().take(64).collect();
+        return Some(first.chars().take(64).collect());
     }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+        .map(|c| c.0.ip().to_string())
 }
 
 fn user_agent(parts: &Parts) -> Option<String> {
@@ -335,7 +338,14 @@ async fn do_sign_in(
 ) -> Result<(User, auth_types::SessionClaims, Vec<HeaderValue>), ApiError> {
     let email = normalise_email(&input.email);
     let address = client_address(inner, parts);
-    for (kind, key) in [(LimitKind::Address, &address), (LimitKind::Account, &email)] {
+    let keys = [
+        (LimitKind::Address, address.as_ref()),
+        (LimitKind::Account, Some(&email)),
+    ];
+    for (kind, key) in keys
+        .into_iter()
+        .filter_map(|(kind, key)| Some((kind, key?)))
+    {
         if let Err(wait) = inner.limiter.check(kind, key) {
             return Err(ApiError::rate_limited(wait.as_secs() + 1));
         }
@@ -358,7 +368,9 @@ async fn do_sign_in(
         _ => None,
     };
     let Some(user) = user else {
-        inner.limiter.record_failure(LimitKind::Address, &address);
+        if let Some(address) = &address {
+            inner.limiter.record_failure(LimitKind::Address, address);
+        }
         inner.limiter.record_failure(LimitKind::Account, &email);
         return Err(ApiError::INVALID_CREDENTIALS);
     };
