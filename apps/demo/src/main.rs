@@ -28,6 +28,12 @@ fn main() {
 
     // The server: Dioxus SSR + server functions, the JSON API, and the auth stack around all of
     // it (embedded identity provider by default; see `AuthStack::from_env`).
+    // `./server grant-role <email> admin`, `./server rotate-keys`: admin commands, then exit.
+    #[cfg(feature = "server")]
+    if let Some(code) = auth_server::cli::run(&std::env::args().skip(1).collect::<Vec<_>>()) {
+        std::process::exit(code);
+    }
+
     #[cfg(feature = "server")]
     dioxus::serve(|| async move {
         let auth = auth_server::AuthStack::from_env().await?;

@@ -32,6 +32,7 @@
 //! # let _ = app;
 //! ```
 
+pub mod cli;
 mod config;
 mod error;
 mod extract;

@@ -167,11 +167,33 @@ impl Users {
         email: &str,
         role: &str,
     ) -> Result<Option<User>, IdpError> {
+        self.change_role_by_email(email, role, true).await
+    }
+
+    /// Removes `role` from the user with this email (no-op when absent); `Ok(None)` when there
+    /// is no such user. Used by the `revoke-role` admin command.
+    pub async fn revoke_role_by_email(
+        &self,
+        email: &str,
+        role: &str,
+    ) -> Result<Option<User>, IdpError> {
+        self.change_role_by_email(email, role, false).await
+    }
+
+    async fn change_role_by_email(
+        &self,
+        email: &str,
+        role: &str,
+        grant: bool,
+    ) -> Result<Option<User>, IdpError> {
         let Some(user) = self.get_by_email(email).await? else {
             return Ok(None);
         };
         let mut roles = user.roles;
-        roles.push(role.to_owned());
+        roles.retain(|r| r != role);
+        if grant {
+            roles.push(role.to_owned());
+        }
         self.set_roles(&user.id, roles).await
     }
 

@@ -1,0 +1,89 @@
+//! Admin commands for the app's server binary, so operators need no SQL:
+//! `./server grant-role <email> <role>`, `./server revoke-role <email> <role>`,
+//! `./server rotate-keys`. They act on the embedded identity provider's database
+//! (`DATABASE_URL`), the same one the running server uses.
+
+use crate::idp::{Idp, IdpConfig};
+
+const USAGE: &str = "\
+admin commands (embedded identity provider; uses DATABASE_URL):
+  grant-role <email> <role>    add a role to a user (e.g. make the first admin)
+  revoke-role <email> <role>   remove a role from a user
+  rotate-keys                  create a new signing key; the old one stays published until its tokens expire
+  help                         this text";
+
+/// Runs an admin command when `args` (the process arguments without the program name) name
+/// one, and returns the process exit code; returns `None` when there are no arguments, so the
+/// caller starts the server as usual.
+///
+/// ```no_run
+/// let args: Vec<String> = std::env::args().skip(1).collect();
+/// if let Some(code) = auth_server::cli::run(&args) {
+///     std::process::exit(code);
+/// }
+/// // … otherwise start the server …
+/// ```
+pub fn run(args: &[String]) -> Option<i32> {
+    let (command, rest) = args.split_first()?;
+    let result = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(execute(command, rest)),
+        Err(e) => Err(format!("could not start the async runtime: {e}")),
+    };
+    Some(match result {
+        Ok(message) => {
+            eprintln!("{message}");
+            0
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            2
+        }
+    })
+}
+
+async fn execute(command: &str, rest: &[String]) -> Result<String, String> {
+    let connect = || async {
+        let config = IdpConfig::from_env().map_err(|e| e.to_string())?;
+        Idp::connect(config).await.map_err(|e| e.to_string())
+    };
+    match (command, rest) {
+        ("grant-role" | "revoke-role", [email, role]) => {
+            let role = role.trim();
+            if role.is_empty() || role.len() > 64 {
+                return Err("a role is 1 to 64 characters".into());
+            }
+            let users = connect().await?.users();
+            let changed = if command == "grant-role" {
+                users.grant_role_by_email(email, role).await
+            } else {
+                users.revoke_role_by_email(email, role).await
+            };
+            let updated = changed
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user with email {email}"))?;
+            Ok(format!(
+                "{} now has roles: [{}] (active sessions pick this up at their next token refresh)",
+                updated.email,
+                updated.roles.join(", ")
+            ))
+        }
+        ("rotate-keys", []) => {
+            let kid = connect()
+                .await?
+                .rotate_keys()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(format!(
+                "new signing key {kid} is current; running servers pick it up within a minute"
+            ))
+        }
+        ("help" | "--help" | "-h", _) => Ok(USAGE.into()),
+        _ => Err(format!(
+            "unknown command or wrong arguments: {command} {}",
+            rest.join(" ")
+        )),
+    }
+}
