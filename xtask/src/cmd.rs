@@ -72,7 +72,10 @@ pub fn bundle(root: &Path) -> Result<PathBuf> {
     tools::ensure_build_tools(root)?;
     step("release bundle of the demo (dx bundle --release)");
     run(command("dx").args(["bundle", "--package", APP_PACKAGE, "--web", "--release"]))?;
-    let dir = root.join("target/dx").join(APP_PACKAGE).join("release/web");
+    let dir = target_dir(root)
+        .join("dx")
+        .join(APP_PACKAGE)
+        .join("release/web");
     let server = dir.join("server");
     if !server.is_file() {
         bail!(
@@ -81,6 +84,21 @@ pub fn bundle(root: &Path) -> Result<PathBuf> {
         );
     }
     dir.canonicalize().context("resolving the bundle directory")
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (CI keeps one per machine), else
+/// `target/` in the workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
 }
 
 fn step(name: &str) {

@@ -175,10 +175,10 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Closing the session ends Chromium; chromedriver is killed either way.
-        if let Some(client) = self.client.take() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                let _ = tokio::task::block_in_place(|| handle.block_on(client.close()));
-            }
+        if let Some(client) = self.client.take()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            let _ = tokio::task::block_in_place(|| handle.block_on(client.close()));
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -246,10 +246,10 @@ async fn wait_for_tcp(port: u16) {
 async fn wait_for_http(base_url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(resp) = reqwest::get(base_url).await {
-            if resp.status().is_success() {
-                return;
-            }
+        if let Ok(resp) = reqwest::get(base_url).await
+            && resp.status().is_success()
+        {
+            return;
         }
         assert!(
             Instant::now() < deadline,

@@ -242,13 +242,32 @@ async fn sign_up(State(inner): State<AppState>, req: Request) -> Response {
         Err(e) => return e.into_response(),
     };
     let redirect = safe_redirect(input.redirect_url.as_deref());
-    match do_sign_up(&inner, &parts, input).await {
+    let outcome = do_sign_up(&inner, &parts, input).await;
+    session_response(
+        outcome,
+        format,
+        StatusCode::CREATED,
+        &inner.config.sign_up_path,
+        &redirect,
+    )
+}
+
+/// The answer to a sign-up or sign-in, in the caller's format: a form post is redirected (303)
+/// to `redirect` or back to its form with `?error=`; a JSON post gets the new auth state.
+fn session_response(
+    outcome: Result<(User, auth_types::SessionClaims, Vec<HeaderValue>), ApiError>,
+    format: Format,
+    success: StatusCode,
+    form_path: &str,
+    redirect: &str,
+) -> Response {
+    match outcome {
         Ok((user, claims, set_cookies)) => {
             let mut response = match format {
-                Format::Form => see_other(&redirect),
+                Format::Form => see_other(redirect),
                 Format::Json => {
-                    let mut r = signed_in_body(&user, &claims, &redirect);
-                    *r.status_mut() = StatusCode::CREATED;
+                    let mut r = signed_in_body(&user, &claims, redirect);
+                    *r.status_mut() = success;
                     r
                 }
             };
@@ -256,7 +275,7 @@ async fn sign_up(State(inner): State<AppState>, req: Request) -> Response {
             response
         }
         Err(e) => match format {
-            Format::Form => form_error(&inner.config.sign_up_path, &e, &redirect),
+            Format::Form => form_error(form_path, &e, redirect),
             Format::Json => e.into_response(),
         },
     }
@@ -315,20 +334,14 @@ async fn sign_in(State(inner): State<AppState>, req: Request) -> Response {
         Err(e) => return e.into_response(),
     };
     let redirect = safe_redirect(input.redirect_url.as_deref());
-    match do_sign_in(&inner, &parts, input).await {
-        Ok((user, claims, set_cookies)) => {
-            let mut response = match format {
-                Format::Form => see_other(&redirect),
-                Format::Json => signed_in_body(&user, &claims, &redirect),
-            };
-            append_cookies(&mut response, set_cookies);
-            response
-        }
-        Err(e) => match format {
-            Format::Form => form_error(&inner.config.sign_in_path, &e, &redirect),
-            Format::Json => e.into_response(),
-        },
-    }
+    let outcome = do_sign_in(&inner, &parts, input).await;
+    session_response(
+        outcome,
+        format,
+        StatusCode::OK,
+        &inner.config.sign_in_path,
+        &redirect,
+    )
 }
 
 async fn do_sign_in(
