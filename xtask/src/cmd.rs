@@ -62,7 +62,16 @@ pub fn test(root: &Path) -> Result<()> {
 
     step("browser tests (headless Chromium against the release bundle)");
     run(command("cargo")
-        .args(["test", "-p", "e2e", "--test", "*", "--", "--test-threads", "1"])
+        .args([
+            "test",
+            "-p",
+            "e2e",
+            "--test",
+            "*",
+            "--",
+            "--test-threads",
+            "1",
+        ])
         .env("DEMO_BUNDLE_DIR", &bundle))?;
     Ok(())
 }
