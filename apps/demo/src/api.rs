@@ -1,8 +1,8 @@
 //! The demo's plain axum JSON API (server only): the Rust twins of Clerk's `auth()` route
 //! handler and `clerkClient.users.getUser(userId)`.
 
-use auth_server::{RequireAuth, UsersApi};
-use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get};
+use auth_server::{CurrentUser, RequireAuth};
+use axum::{Json, Router, response::IntoResponse, routing::get};
 use serde_json::json;
 
 /// `/api/health`, `/api/me`, `/api/user`.
@@ -21,15 +21,7 @@ async fn me(auth: RequireAuth) -> impl IntoResponse {
     Json(json!({ "user_id": auth.user_id(), "session_id": auth.session_id() }))
 }
 
-/// The full user object from the users API.
-async fn user(auth: RequireAuth, UsersApi(users): UsersApi) -> impl IntoResponse {
-    match users.get(auth.user_id()).await {
-        Ok(Some(user)) => Json(user).into_response(),
-        Ok(None) => (StatusCode::NOT_FOUND, Json(json!({ "error": "Not found" }))).into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": "Service unavailable" })),
-        )
-            .into_response(),
-    }
+/// The full public user object: `currentUser()`. 401 signed out, 503 without a user store.
+async fn user(CurrentUser(user): CurrentUser) -> impl IntoResponse {
+    Json(user)
 }

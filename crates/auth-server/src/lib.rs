@@ -10,7 +10,8 @@
 //!   optional [`SessionRefresher`] renews sessions in the same request.
 //! * Extractors: [`Auth`] (always succeeds), [`RequireAuth`] (401), [`Require`] (401/403).
 //! * [`AuthStack`]: all of the above (and the embedded provider) from the environment in one call.
-//! * Feature `dioxus`: `current_auth_state()` for SSR.
+//! * [`CurrentUser`]: the signed-in user's profile (401 signed out), Clerk's `currentUser()`.
+//! * Feature `dioxus`: `current_auth_state()` and `current_user()` for SSR.
 //!
 //! ```
 //! use auth_server::{Auth, AuthConfig, AuthLayer, RequireAuth, Verifier};
@@ -51,8 +52,8 @@ pub use error::{AuthRejection, ConfigError, KeyError, VerifyError};
 pub use extract::{Auth, AuthContext, Policy, Require, RequireAuth, get_auth};
 pub use keys::KeyStore;
 pub use layer::{AuthLayer, AuthService, BoxFuture, Refreshed, SessionRefresher};
-pub use setup::{AuthStack, SetupError, UsersApi};
+pub use setup::{AuthStack, CurrentUser, SetupError, UsersApi};
 #[cfg(feature = "dioxus")]
-pub use ssr::{current_auth, current_auth_state};
+pub use ssr::{current_auth, current_auth_state, current_user};
 pub use token::{MAX_TOKEN_BYTES, SESSION_COOKIE, TokenSource, token_from_headers};
 pub use verify::Verifier;

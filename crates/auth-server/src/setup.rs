@@ -142,3 +142,45 @@ impl<S: Send + Sync> FromRequestParts<S> for UsersApi {
             .ok_or(AuthRejection(auth_types::AuthError::Unavailable))
     }
 }
+
+/// The signed-in user's public profile (`auth()` + `users.getUser(userId)` in one extractor, the
+/// twin of Clerk's `currentUser()`), for axum handlers and Dioxus server functions.
+///
+/// Signed out, or the user was deleted since the token was issued → `401 {"error":"Unauthorized"}`;
+/// no embedded identity provider, or its database is down → `503 {"error":"Service unavailable"}`.
+///
+/// ```
+/// use auth_server::CurrentUser;
+///
+/// async fn greeting(CurrentUser(user): CurrentUser) -> String {
+///     format!("Hello, {}!", user.name.as_deref().unwrap_or(&user.email))
+/// }
+/// # let _ = axum::routing::get::<_, (CurrentUser,), ()>(greeting);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub auth_types::User);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = crate::RequireAuth::from_request_parts(parts, state).await?;
+        let UsersApi(users) = UsersApi::from_request_parts(parts, state).await?;
+        lookup(&users, auth.user_id()).await.map(Self)
+    }
+}
+
+/// The user behind a verified token: deleted → 401, store failure → 503 (logged).
+pub(crate) async fn lookup(
+    users: &Users,
+    id: &auth_types::UserId,
+) -> Result<auth_types::User, AuthRejection> {
+    match users.get(id).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(AuthRejection(auth_types::AuthError::Unauthorized)),
+        Err(e) => {
+            tracing::error!(error = %e, "loading the current user failed");
+            Err(AuthRejection(auth_types::AuthError::Unavailable))
+        }
+    }
+}

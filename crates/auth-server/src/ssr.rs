@@ -40,3 +40,27 @@ pub fn current_auth() -> AuthContext {
         }
     }
 }
+
+/// The current request's signed-in user (public profile), for SSR and server functions: the
+/// request's verified [`AuthState`] plus one lookup in the embedded provider's user store. `None`
+/// when signed out, outside a request, without an embedded provider, or when the user no longer
+/// exists (a store failure is logged and also gives `None`, so a page still renders).
+///
+/// ```no_run
+/// use dioxus::prelude::*;
+///
+/// #[component]
+/// fn Greeting() -> Element {
+///     // Server: looked up during SSR; client: read back from the hydration data.
+///     let user = use_server_future(auth_server::current_user)?;
+///     let name = user().flatten().and_then(|u| u.name).unwrap_or_default();
+///     rsx! { p { "Hello {name}" } }
+/// }
+/// ```
+pub async fn current_user() -> Option<auth_types::User> {
+    let ctx = FullstackContext::current()?;
+    let auth = current_auth();
+    let user_id = auth.state().user_id()?.clone();
+    let idp = ctx.extension::<crate::idp::Idp>()?;
+    crate::setup::lookup(&idp.users(), &user_id).await.ok()
+}

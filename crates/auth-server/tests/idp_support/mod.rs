@@ -206,6 +206,11 @@ impl Server {
             .await
             .unwrap();
         });
+        Self::from_parts(idp, base, task)
+    }
+
+    /// A server whose app (the provider plus whatever the test adds) is already spawned.
+    pub fn from_parts(idp: Idp, base: String, task: tokio::task::JoinHandle<()>) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,0 +1,120 @@
+//! `AuthStack` end to end over real HTTP, on SQLite and PostgreSQL: the embedded provider's
+//! routes, the auth layer and the extractors an app uses (`RequireAuth`, `CurrentUser`,
+//! `UsersApi`), together as `AuthStack::apply` wires them.
+
+mod idp_support;
+
+use auth_server::idp::Idp;
+use auth_server::{AuthConfig, AuthStack, CurrentUser, RequireAuth, UsersApi};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use idp_support::{Jar, Kind, Server, TestDb, config, listener};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+both_backends!(
+    extractors_follow_the_session,
+    deleted_user_is_signed_out_for_current_user,
+    app_routes_get_the_csrf_check,
+);
+
+/// An app with one route per extractor, wrapped by the stack; served like `Server`.
+async fn start(db: &TestDb) -> Server {
+    let (listener, base) = listener().await;
+    let idp = Idp::connect(config(db, &base)).await.unwrap();
+    let stack = AuthStack::embedded(AuthConfig::embedded(), idp.clone()).unwrap();
+    let app: Router = stack.apply(
+        Router::new()
+            .route(
+                "/api/me",
+                get(|a: RequireAuth| async move { a.user_id().to_string() }),
+            )
+            .route(
+                "/api/user",
+                get(|CurrentUser(u): CurrentUser| async move { Json(u) }),
+            )
+            .route(
+                "/api/users",
+                get(|UsersApi(users): UsersApi| async move {
+                    Json(users.list(1, 10).await.unwrap().total)
+                }),
+            )
+            .route("/api/posts", post(|_: RequireAuth| async { "created" })),
+    );
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Server::from_parts(idp, base, task)
+}
+
+async fn extractors_follow_the_session(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = start(&db).await;
+    let mut jar = Jar::default();
+
+    let r = s.get("/api/user", &mut jar).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body, json!({ "error": "Unauthorized" }));
+
+    let up = s
+        .sign_up("grace@example.com", "correct horse battery", &mut jar)
+        .await;
+    assert_eq!(up.status, 201, "{}", up.text);
+    let id = up.body["user"]["id"].as_str().unwrap().to_owned();
+
+    let me = s.get("/api/me", &mut jar).await;
+    assert_eq!((me.status, me.text.as_str()), (200, id.as_str()));
+    let user = s.get("/api/user", &mut jar).await;
+    assert_eq!(user.status, 200, "{}", user.text);
+    assert_eq!(user.body["email"], "grace@example.com");
+    assert_eq!(user.body["id"], Value::String(id));
+    assert!(
+        user.body.get("private_metadata").is_none(),
+        "private metadata leaked: {}",
+        user.text
+    );
+    let total = s.get("/api/users", &mut jar).await;
+    assert_eq!(total.body, json!(1));
+
+    let out = s.post_json("/auth/sign-out", json!({}), &mut jar).await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    assert_eq!(s.get("/api/user", &mut jar).await.status, 401);
+}
+
+async fn deleted_user_is_signed_out_for_current_user(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = start(&db).await;
+    let mut jar = Jar::default();
+    let up = s
+        .sign_up("gone@example.com", "correct horse battery", &mut jar)
+        .await;
+    let id = auth_types::UserId::new(up.body["user"]["id"].as_str().unwrap());
+    assert_eq!(s.get("/api/user", &mut jar).await.status, 200);
+
+    assert!(s.idp.users().delete(&id).await.unwrap());
+    // The session JWT may still be within its lifetime; the lookup must not hand out a profile.
+    let r = s.get("/api/user", &mut jar).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
+
+async fn app_routes_get_the_csrf_check(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = start(&db).await;
+    let mut jar = Jar::default();
+    s.sign_up("csrf@example.com", "correct horse battery", &mut jar)
+        .await;
+
+    assert_eq!(
+        s.post_json("/api/posts", json!({}), &mut jar).await.status,
+        200
+    );
+    jar.extra
+        .push(("origin", "https://evil.example".to_owned()));
+    let r = s.post_json("/api/posts", json!({}), &mut jar).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+}
