@@ -6,8 +6,11 @@ use dioxus::prelude::*;
 
 #[component]
 pub fn Shell() -> Element {
+    // Effects only run in the browser: the marker tells tests the wasm has hydrated the page.
+    let mut hydrated = use_signal(|| false);
+    use_effect(move || hydrated.set(true));
     rsx! {
-        header { class: "site-header",
+        header { class: "site-header", "data-hydrated": "{hydrated}",
             Link { class: "brand", to: Route::Home {}, "Dioxus Auth Starter" }
             nav { class: "site-nav",
                 SignedOut {
