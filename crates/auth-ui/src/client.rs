@@ -20,7 +20,7 @@ pub(crate) const MSG_CHANGED: &str = "changed";
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) enum Outcome {
     /// Signed in; where to go next.
-    SignedIn(AuthSnapshot, String),
+    SignedIn(Box<AuthSnapshot>, String),
     /// A message to show next to the form.
     Failed(String),
 }
@@ -70,7 +70,7 @@ pub(crate) async fn submit(path: &str, body: &impl Serialize) -> Outcome {
                     .and_then(|r| r.as_str())
                     .unwrap_or("/")
                     .to_owned();
-                Outcome::SignedIn(snapshot, redirect)
+                Outcome::SignedIn(Box::new(snapshot), redirect)
             }
             None => Outcome::Failed("Unexpected answer from the server.".into()),
         },

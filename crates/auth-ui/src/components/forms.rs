@@ -166,7 +166,7 @@ fn AuthForm(
             pending.set(false);
             match outcome {
                 Outcome::SignedIn(snapshot, to) => {
-                    auth.replace(snapshot);
+                    auth.replace(*snapshot);
                     go(&to);
                 }
                 Outcome::Failed(text) => {
