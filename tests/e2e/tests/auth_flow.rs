@@ -321,3 +321,41 @@ async fn a_second_tab_follows_a_sign_out() {
     let bad = problems(&console);
     assert!(bad.is_empty(), "console shows problems: {bad:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_sign_in_shows_an_inline_error_after_hydration() {
+    let server = DemoServer::start().await;
+    let browser = Browser::start().await;
+    let client = browser.client();
+
+    client
+        .goto(&server.url("/sign-in?redirect_url=%2Fdashboard"))
+        .await
+        .unwrap();
+    wait_hydrated(client).await;
+    type_into(client, "#sign-in-email", "nobody@example.com").await;
+    type_into(client, "#sign-in-password", "wrong password").await;
+    click(client, "#sign-in-submit").await;
+    browser
+        .wait_for_text("#sign-in-error", "Invalid email or password")
+        .await;
+    // Submitted with fetch: no navigation, no `?error=` round trip.
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.query(), Some("redirect_url=%2Fdashboard"));
+    let focused = client
+        .execute(
+            "return document.activeElement && document.activeElement.id;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(focused, "sign-in-error", "focus moves to the error");
+
+    let console = browser.console().await;
+    let bad: Vec<_> = problems(&console)
+        .into_iter()
+        // The browser logs the expected 401 of the failed attempt itself.
+        .filter(|p| !(p.contains("/auth/sign-in") && p.contains("401")))
+        .collect();
+    assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+}
