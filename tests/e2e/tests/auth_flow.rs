@@ -215,7 +215,10 @@ async fn sign_up_token_and_sign_out_without_reload() {
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains(&format!("Welcome, {NAME}!")), "{html}");
-    assert!(html.contains(">AL</button>"), "user button in SSR: {html}");
+    assert!(
+        html.contains(r#"id="auth-user-button""#),
+        "user button in SSR: {html}"
+    );
     assert!(!html.contains(r#"id="sign-in-link""#), "{html}");
 
     // Reload keeps the session.
