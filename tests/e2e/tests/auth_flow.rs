@@ -362,3 +362,46 @@ async fn a_failed_sign_in_shows_an_inline_error_after_hydration() {
         .collect();
     assert!(bad.is_empty(), "console shows problems: {bad:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_profile_changes_the_name_everywhere() {
+    let server = DemoServer::start().await;
+    let browser = Browser::start().await;
+    let client = browser.client();
+
+    sign_up(&server, client, "ada@example.com").await;
+    click(client, "#auth-user-button").await;
+    click(client, "#auth-manage-account").await;
+    wait_for(client, "#auth-profile-name").await;
+    wait_hydrated(client).await;
+    let input = client
+        .find(Locator::Css("#auth-profile-name"))
+        .await
+        .unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("Ada King").await.unwrap();
+    click(client, "#auth-profile-save").await;
+    browser
+        .wait_for_text("#auth-profile-status", "Saved.")
+        .await;
+    browser
+        .wait_for_text("#auth-profile-display-name", "Ada King")
+        .await;
+    // The header's menu follows without a reload, and the server renders the new name.
+    click(client, "#auth-user-button").await;
+    browser.wait_for_text("#auth-user-name", "Ada King").await;
+    let html = no_redirects()
+        .get(server.url("/dashboard"))
+        .header("cookie", cookie_header(client).await)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Welcome, Ada King!"), "{html}");
+
+    let console = browser.console().await;
+    let bad = problems(&console);
+    assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+}
