@@ -18,6 +18,9 @@ use std::sync::Arc;
 /// verifies the session first. Other methods pass through: server functions and APIs check
 /// with their own extractors.
 ///
+/// Signed-in responses of protected paths get `Cache-Control: private, no-store` unless the page
+/// set its own.
+///
 /// A prefix matches the path itself and everything below it: `/dashboard` protects
 /// `/dashboard` and `/dashboard/settings`, not `/dashboards`.
 ///
@@ -87,8 +90,17 @@ impl PageGuard {
 
     async fn check(&self, req: Request, next: Next) -> Response {
         let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
-        if !is_read || !self.protects(req.uri().path()) || get_auth(&req).is_signed_in() {
+        if !is_read || !self.protects(req.uri().path()) {
             return next.run(req).await;
+        }
+        if get_auth(&req).is_signed_in() {
+            // A protected page carries one user's data: never store it in a shared cache.
+            let mut response = next.run(req).await;
+            response
+                .headers_mut()
+                .entry(header::CACHE_CONTROL)
+                .or_insert(HeaderValue::from_static("private, no-store"));
+            return response;
         }
         let return_to = req
             .uri()
@@ -157,7 +169,16 @@ mod tests {
 
     #[tokio::test]
     async fn signed_in_and_unprotected_requests_pass() {
-        assert_eq!(send("/dashboard", Some(signed_in())).await.status(), 200);
+        let res = send("/dashboard", Some(signed_in())).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()[header::CACHE_CONTROL], "private, no-store");
+        assert!(
+            send("/", None)
+                .await
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .is_none()
+        );
         assert_eq!(send("/", None).await.status(), 200);
         assert_eq!(send("/dashboards", None).await.status(), 200);
     }

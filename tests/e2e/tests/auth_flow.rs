@@ -213,6 +213,7 @@ async fn sign_up_token_and_sign_out_without_reload() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
     let html = res.text().await.unwrap();
     assert!(html.contains(&format!("Welcome, {NAME}!")), "{html}");
     assert!(
