@@ -284,23 +284,29 @@ async fn sign_up_token_and_sign_out_without_reload() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_second_tab_follows_a_sign_out() {
+async fn a_second_tab_follows_a_sign_in_and_a_sign_out() {
     let server = DemoServer::start().await;
     let browser = Browser::start().await;
     let client = browser.client();
-
-    sign_up(&server, client, "grace@example.com").await;
+    client.goto(&server.url("/")).await.unwrap();
     let first = client.window().await.unwrap();
 
+    // A second tab, signed out, hydrated.
     let second = client.new_window(true).await.unwrap().handle;
     client.switch_to_window(second.clone()).await.unwrap();
     client.goto(&server.url("/")).await.unwrap();
     wait_hydrated(client).await;
-    wait_for(client, "#auth-user-button").await;
+    wait_for(client, "#sign-in-link").await;
     client
         .execute("window.__no_reload = 'still here'; return null;", vec![])
         .await
         .unwrap();
+
+    // Signing up in the first tab signs the second one in, without a reload.
+    client.switch_to_window(first.clone()).await.unwrap();
+    sign_up(&server, client, "grace@example.com").await;
+    client.switch_to_window(second.clone()).await.unwrap();
+    wait_for(client, "#auth-user-button").await;
 
     client.switch_to_window(first).await.unwrap();
     click(client, "#auth-user-button").await;
