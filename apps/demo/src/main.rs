@@ -9,15 +9,31 @@ use dioxus::prelude::*;
 mod api;
 mod pages;
 
-use pages::Home;
+use auth_ui::AuthProvider;
+use pages::{Dashboard, Home, Profile, Shell, SignInPage, SignUpPage};
 
-/// The app's pages.
+/// The app's pages. `/dashboard` and `/profile` are also protected on the server
+/// ([`PROTECTED`]); the in-page checks are UX.
 #[derive(Clone, Debug, PartialEq, Routable)]
 #[rustfmt::skip]
 enum Route {
-    #[route("/")]
-    Home {},
+    #[layout(Shell)]
+        #[route("/")]
+        Home {},
+        #[route("/sign-in?:redirect_url&:error")]
+        SignInPage { redirect_url: String, error: String },
+        #[route("/sign-up?:redirect_url&:error")]
+        SignUpPage { redirect_url: String, error: String },
+        #[route("/dashboard")]
+        Dashboard {},
+        #[route("/profile")]
+        Profile {},
 }
+
+/// Pages a signed-out document request is redirected away from (303 to `/sign-in`), before
+/// any rendering: the security boundary for pages.
+#[cfg(feature = "server")]
+const PROTECTED: [&str; 2] = ["/dashboard", "/profile"];
 
 const MAIN_CSS: Asset = asset!("/assets/main.css");
 const FAVICON: Asset = asset!("/assets/favicon.svg");
@@ -37,7 +53,8 @@ fn main() {
     #[cfg(feature = "server")]
     dioxus::serve(|| async move {
         let auth = auth_server::AuthStack::from_env().await?;
-        Ok(auth.apply(dioxus::server::router(App).merge(api::routes())))
+        let pages = auth_server::PageGuard::new(PROTECTED).apply(dioxus::server::router(App));
+        Ok(auth.apply(pages.merge(api::routes())))
     });
 }
 
@@ -45,7 +62,9 @@ fn main() {
 fn App() -> Element {
     rsx! {
         document::Link { rel: "icon", href: FAVICON }
+        document::Stylesheet { href: auth_ui::AUTH_UI_CSS }
         document::Stylesheet { href: MAIN_CSS }
-        Router::<Route> {}
+        // Seeds the auth state from the request during SSR; the client hydrates from it.
+        AuthProvider { Router::<Route> {} }
     }
 }

@@ -9,6 +9,7 @@
 //! * [`AuthLayer`]: verifies once per request, stores an [`AuthContext`]; never rejects. An
 //!   optional [`SessionRefresher`] renews sessions in the same request.
 //! * Extractors: [`Auth`] (always succeeds), [`RequireAuth`] (401), [`Require`] (401/403).
+//! * [`PageGuard`]: 303 to the sign-in page for signed-out document requests of protected pages.
 //! * [`AuthStack`]: all of the above (and the embedded provider) from the environment in one call.
 //! * [`CurrentUser`]: the signed-in user's profile (401 signed out), Clerk's `currentUser()`.
 //! * Feature `dioxus`: `current_auth_state()` and `current_user()` for SSR.
@@ -37,6 +38,7 @@ pub mod cli;
 mod config;
 mod error;
 mod extract;
+mod guard;
 mod keys;
 mod layer;
 mod setup;
@@ -50,6 +52,7 @@ pub mod idp;
 pub use config::{AuthConfig, CacheConfig, DEFAULT_ALGORITHMS, KeySource};
 pub use error::{AuthRejection, ConfigError, KeyError, VerifyError};
 pub use extract::{Auth, AuthContext, Policy, Require, RequireAuth, get_auth};
+pub use guard::PageGuard;
 pub use keys::KeyStore;
 pub use layer::{AuthLayer, AuthService, BoxFuture, Refreshed, SessionRefresher};
 pub use setup::{AuthStack, CurrentUser, SetupError, UsersApi};

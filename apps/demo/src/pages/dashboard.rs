@@ -1,0 +1,71 @@
+//! `/dashboard` and `/profile`: protected pages. The server redirects signed-out document
+//! requests before rendering (`PageGuard` in `main.rs`); `RedirectToSignIn` covers in-app
+//! navigation and signing out while on the page.
+
+use auth_types::Check;
+use auth_ui::{Protect, RedirectToSignIn, SignedIn, SignedOut, UserProfile, use_auth, use_user};
+use dioxus::prelude::*;
+
+#[component]
+pub fn Dashboard() -> Element {
+    let auth = use_auth();
+    let info = use_user();
+    let mut token = use_signal(|| None::<String>);
+    let name = info
+        .user
+        .as_ref()
+        .map(|u| {
+            if u.name.is_empty() {
+                u.email.clone()
+            } else {
+                u.name.clone()
+            }
+        })
+        .unwrap_or_default();
+    let user_id = auth.user_id().map(|id| id.to_string()).unwrap_or_default();
+    let roles = auth.roles().join(", ");
+
+    rsx! {
+        main { class: "page",
+            SignedOut { RedirectToSignIn {} }
+            SignedIn {
+                h1 { "Dashboard" }
+                p { id: "dashboard-greeting", "Welcome, {name}!" }
+                p { "Your user id: " code { id: "user-id", "{user_id}" } }
+                p { "Roles: " span { id: "roles", "{roles}" } }
+                Protect {
+                    check: Check::role("admin"),
+                    fallback: rsx! { p { id: "admin-only", "Admins see an extra panel here." } },
+                    p { id: "admin-only", "You are an admin." }
+                }
+                button {
+                    id: "get-token",
+                    onclick: move |_| async move {
+                        let value = match auth.get_token().await {
+                            Ok(Some(jwt)) => jwt,
+                            Ok(None) => "signed out".to_owned(),
+                            Err(e) => format!("error: {e}"),
+                        };
+                        token.set(Some(value));
+                    },
+                    "Get a session token"
+                }
+                if let Some(jwt) = token() {
+                    pre { id: "token", class: "token", "{jwt}" }
+                }
+            }
+            p { class: "source", "Source: apps/demo/src/pages/dashboard.rs" }
+        }
+    }
+}
+
+#[component]
+pub fn Profile() -> Element {
+    rsx! {
+        main { class: "page page-narrow",
+            SignedOut { RedirectToSignIn {} }
+            SignedIn { UserProfile {} }
+            p { class: "source", "Source: apps/demo/src/pages/dashboard.rs" }
+        }
+    }
+}
