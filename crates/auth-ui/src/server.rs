@@ -26,14 +26,12 @@ pub(crate) async fn load_snapshot(request: RequestHandle) -> AuthSnapshot {
     let Some(ctx) = request.0 else {
         return AuthSnapshot::signed_out();
     };
-    let auth = ctx
-        .clone()
-        .scope(async { auth_server::current_auth_state() })
+    let (auth, user) = ctx
+        .scope(async {
+            let auth = auth_server::current_auth_state();
+            (auth, auth_server::current_user().await)
+        })
         .await;
-    let user = match (auth.user_id(), ctx.extension::<auth_server::idp::Idp>()) {
-        (Some(id), Some(idp)) => idp.users().get(id).await.ok().flatten(),
-        _ => None,
-    };
     AuthSnapshot::new(auth, user)
 }
 

@@ -1,5 +1,5 @@
 //! The same-request refresh hook for the token-verification layer: when a request's session JWT
-//! is missing or expired, the layer calls [`SessionRefresher::refresh`] with the request headers.
+//! is missing or expired, the layer calls [`SessionRefresher::refresh`](crate::SessionRefresher::refresh) with the request headers.
 
 use super::Inner;
 use super::cookies::{self, REFRESH_COOKIE};
