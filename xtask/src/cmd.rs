@@ -110,6 +110,6 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-fn step(name: &str) {
+pub fn step(name: &str) {
     eprintln!("\n==> {name}");
 }

@@ -4,6 +4,7 @@
 //! repository pins, in user-level locations (cargo's bin dir, `~/.cache`), never inside the
 //! checkout: a fresh clone reuses what the machine already has.
 
+mod bench;
 mod cmd;
 mod tools;
 
@@ -18,6 +19,7 @@ Commands:
   test             install what is missing, then run the whole suite: fmt, clippy, unit and
                    integration tests, a release build of the demo, and the browser tests
   bundle           build the release bundle of the demo (server binary + public/)
+  bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md)
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
   help             this text
 ";
@@ -42,6 +44,7 @@ fn run() -> Result<()> {
         Some("bundle") => cmd::bundle(&root).map(|dir| {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
+        Some("bench") => bench::bench(&root),
         Some("install-tools") => {
             tools::ensure_build_tools(&root)?;
             tools::ensure_browser()?;

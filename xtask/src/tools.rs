@@ -33,23 +33,44 @@ pub fn ensure_build_tools(root: &Path) -> Result<()> {
 
 /// Installs Chromium and ChromeDriver for the browser tests (apt-get when root), or explains how.
 pub fn ensure_browser() -> Result<()> {
-    let have = |bin: &str| version_of(bin, &["--version"]).is_some();
-    if have("chromium") && have("chromedriver") {
+    ensure_debian_packages(
+        &[
+            ("chromium", "chromium"),
+            ("chromedriver", "chromium-driver"),
+        ],
+        "the browser tests need them",
+    )
+}
+
+/// Makes sure each `(binary, Debian package)` is on PATH: installs the missing packages with
+/// apt-get when running as root, otherwise stops with the command to run.
+pub fn ensure_debian_packages(tools: &[(&str, &str)], why: &str) -> Result<()> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(bin, _)| {
+            command("sh")
+                .args(["-c", &format!("command -v {bin}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
+    let list = missing.join(" ");
     let is_root = output_of("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
     if !is_root {
         bail!(
-            "the browser tests need Chromium and ChromeDriver. Install them with:\n    \
-             sudo apt-get install -y chromium chromium-driver\nthen run this command again."
+            "missing Debian packages ({why}). Install them with:\n    \
+             sudo apt-get install -y {list}\nthen run this command again."
         );
     }
-    eprintln!(
-        "xtask: installing chromium and chromium-driver with apt-get (browser tests need them)"
-    );
+    eprintln!("xtask: installing {list} with apt-get ({why})");
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
     Ok(())
 }

@@ -41,6 +41,21 @@ fn bench(c: &mut Criterion) {
     c.bench_function("extract/cookie", |b| {
         b.iter(|| black_box(token_from_headers(black_box(&headers)).unwrap().0.len()))
     });
+
+    // What SSR serialises into the page for hydration: the auth state and the public user.
+    let claims: auth_types::SessionClaims = serde_json::from_value(serde_json::json!({
+        "sub": "user_1", "sid": "sess_1", "iss": ISSUER, "exp": 2_000_000_000,
+        "roles": ["member", "admin"], "permissions": ["posts:read", "posts:write"],
+    }))
+    .unwrap();
+    let state = auth_types::AuthState::SignedIn(auth_types::SignedIn::from(&claims));
+    let user: auth_types::User = serde_json::from_value(serde_json::json!({
+        "id": "user_1", "email": "ada@example.com", "name": "Ada Lovelace", "created_at": 0,
+    }))
+    .unwrap();
+    c.bench_function("hydration/serialise state+user", |b| {
+        b.iter(|| black_box(serde_json::to_string(&(black_box(&state), black_box(&user))).unwrap()))
+    });
 }
 
 criterion_group!(benches, bench);

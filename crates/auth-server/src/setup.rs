@@ -153,7 +153,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UsersApi {
 /// use auth_server::CurrentUser;
 ///
 /// async fn greeting(CurrentUser(user): CurrentUser) -> String {
-///     format!("Hello, {}!", user.name.as_deref().unwrap_or(&user.email))
+///     format!("Hello, {}!", user.name)
 /// }
 /// # let _ = axum::routing::get::<_, (CurrentUser,), ()>(greeting);
 /// ```

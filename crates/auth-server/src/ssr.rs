@@ -53,7 +53,7 @@ pub fn current_auth() -> AuthContext {
 /// fn Greeting() -> Element {
 ///     // Server: looked up during SSR; client: read back from the hydration data.
 ///     let user = use_server_future(auth_server::current_user)?;
-///     let name = user().flatten().and_then(|u| u.name).unwrap_or_default();
+///     let name = user().flatten().map(|u| u.name).unwrap_or_default();
 ///     rsx! { p { "Hello {name}" } }
 /// }
 /// ```

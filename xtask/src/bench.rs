@@ -1,0 +1,337 @@
+//! `cargo xtask bench`: criterion micro-benchmarks, then a load run of the release demo on
+//! loopback driven by `wrk`, printed as a Markdown table (see docs/performance.md).
+//!
+//! The load run talks to the server with `curl` and `wrk` only (no HTTP client in the xtask), so
+//! what is measured is the deployed binary, as a user runs it.
+
+use crate::cmd::{bundle, step};
+use crate::tools::{command, ensure_debian_packages, run};
+use anyhow::{Context, Result, bail};
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Seconds per load scenario; long enough for a stable p99, short enough for a 10-minute run.
+const SECONDS: u32 = 8;
+/// Concurrent connections per scenario.
+const CONNECTIONS: u32 = 32;
+const PASSWORD: &str = "correct horse battery";
+
+/// Runs the micro-benchmarks and the load run; prints the load table.
+pub fn bench(root: &Path) -> Result<()> {
+    ensure_debian_packages(
+        &[("wrk", "wrk"), ("brotli", "brotli"), ("curl", "curl")],
+        "the load run drives the server with wrk and measures the wasm with brotli",
+    )?;
+    step("criterion micro-benchmarks (auth-server: verify, idp)");
+    run(command("cargo").args([
+        "bench",
+        "-p",
+        "auth-server",
+        "--bench",
+        "verify",
+        "--bench",
+        "idp",
+        "--",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "3",
+    ]))?;
+
+    let bundle_dir = bundle(root)?;
+    step("load run (wrk on loopback)");
+    let server = Server::start(&bundle_dir)?;
+    let table = load_table(&server, &bundle_dir)?;
+    drop(server);
+    println!("\n{table}");
+    Ok(())
+}
+
+/// The release server on a free port with a fresh SQLite file; killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+    data: PathBuf,
+}
+
+impl Server {
+    fn start(bundle_dir: &Path) -> Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let data = std::env::temp_dir().join(format!("demo-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&data)?;
+        let child = Command::new(bundle_dir.join("server"))
+            .current_dir(bundle_dir)
+            .env("IP", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/app.db?mode=rwc", data.display()),
+            )
+            .env("AUTH_PUBLIC_URL", &base)
+            // One token for the whole run: the Bearer scenario must not expire half-way.
+            .env("AUTH_SESSION_TOKEN_TTL_SECS", "3600")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the release server")?;
+        let server = Self { child, base, data };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while curl_status(&server.url("/api/health")).ok() != Some(200) {
+            if Instant::now() > deadline {
+                bail!("the release server did not answer /api/health within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(server)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Resident set size in MiB, from /proc.
+    fn rss_mib(&self) -> Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmRSS missing from /proc")?;
+        Ok(kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// One wrk result.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+fn load_table(server: &Server, bundle_dir: &Path) -> Result<String> {
+    let rss_idle = server.rss_mib()?;
+    let token = sign_up(server)?;
+    let bearer = format!("Authorization: Bearer {token}");
+    let cookie = format!("Cookie: __session={token}");
+
+    let health = wrk(&server.url("/api/health"), &[])?;
+    let me_bearer = wrk(&server.url("/api/me"), &[&bearer])?;
+    let me_cookie = wrk(&server.url("/api/me"), &[&cookie])?;
+    let me_out = wrk(&server.url("/api/me"), &[])?;
+    let page_out = wrk(&server.url("/"), &[])?;
+    let page_in = wrk(&server.url("/"), &[&cookie])?;
+    let dashboard = wrk(&server.url("/dashboard"), &[&cookie])?;
+    let under_sign_ins = me_under_sign_ins(server, &bearer)?;
+    let rss_after = server.rss_mib()?;
+
+    let mut t = String::new();
+    writeln!(t, "| scenario | req/s | p50 | p99 | ratio |")?;
+    writeln!(t, "|---|---:|---:|---:|---:|")?;
+    let mut row = |name: &str, l: Load, base: Option<Load>| {
+        let ratio = base.map_or(String::new(), |b| format!("{:.2}", l.rps / b.rps));
+        writeln!(
+            t,
+            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {ratio} |",
+            l.rps, l.p50_us, l.p99_us
+        )
+    };
+    row("GET /api/health (no auth)", health, None)?;
+    row("GET /api/me signed in (Bearer)", me_bearer, Some(health))?;
+    row("GET /api/me signed in (cookie)", me_cookie, Some(health))?;
+    row("GET /api/me signed out (401)", me_out, Some(health))?;
+    row("GET / SSR signed out", page_out, None)?;
+    row("GET / SSR signed in", page_in, Some(page_out))?;
+    row("GET /dashboard SSR signed in", dashboard, Some(page_out))?;
+    row(
+        "GET /api/me (Bearer) during 64 concurrent sign-ins",
+        under_sign_ins,
+        Some(me_bearer),
+    )?;
+    writeln!(
+        t,
+        "\np99 overhead of auth (Bearer vs health): {:.0} µs; p99 under sign-ins / alone: {:.2}×",
+        me_bearer.p99_us - health.p99_us,
+        under_sign_ins.p99_us / me_bearer.p99_us
+    )?;
+    writeln!(
+        t,
+        "server RSS: {rss_idle:.1} MiB idle, {rss_after:.1} MiB after the load"
+    )?;
+    writeln!(t, "{}", wasm_sizes(bundle_dir)?)?;
+    Ok(t)
+}
+
+/// Signs a user up and returns the session JWT from the `__session` cookie.
+fn sign_up(server: &Server) -> Result<String> {
+    let body = format!(r#"{{"email":"bench@example.com","password":"{PASSWORD}","name":"Bench"}}"#);
+    let out = command("curl")
+        .args(["-s", "-D", "-", "-o", "/dev/null", "-X", "POST"])
+        .args(["-H", "content-type: application/json", "--data", &body])
+        .arg(server.url("/auth/sign-up"))
+        .output()?;
+    let headers = String::from_utf8_lossy(&out.stdout);
+    headers
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| v.trim().strip_prefix("__session="))
+        .and_then(|v| v.split(';').next())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .with_context(|| format!("sign-up set no __session cookie:\n{headers}"))
+}
+
+/// `/api/me` with a Bearer token while 64 connections hammer `/auth/sign-in`.
+fn me_under_sign_ins(server: &Server, bearer: &str) -> Result<Load> {
+    let script = std::env::temp_dir().join(format!("sign-in-{}.lua", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+             wrk.body = '{{\"email\":\"bench@example.com\",\"password\":\"{PASSWORD}\"}}'\n"
+        ),
+    )?;
+    let mut sign_ins = command("wrk")
+        .args(["-t1", "-c64", &format!("-d{}s", SECONDS + 2), "-s"])
+        .arg(&script)
+        .arg(server.url("/auth/sign-in"))
+        .stdout(Stdio::null())
+        .spawn()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let load = wrk(&server.url("/api/me"), &[bearer]);
+    let _ = sign_ins.wait();
+    let _ = std::fs::remove_file(&script);
+    load
+}
+
+/// Runs wrk against `url` and parses requests/s and the p50/p99 latencies.
+fn wrk(url: &str, headers: &[&str]) -> Result<Load> {
+    let mut cmd = command("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{CONNECTIONS}"),
+        &format!("-d{SECONDS}s"),
+        "--latency",
+    ]);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.arg(url).output().context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!("wrk failed on {url}:\n{text}");
+    }
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::trim)
+    };
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no Requests/sec in wrk output:\n{text}"))?;
+    let p50_us = field("50%")
+        .and_then(duration_us)
+        .context("no p50 in wrk output")?;
+    let p99_us = field("99%")
+        .and_then(duration_us)
+        .context("no p99 in wrk output")?;
+    eprintln!("  {url}: {rps:.0} req/s, p50 {p50_us:.0} µs, p99 {p99_us:.0} µs");
+    Ok(Load {
+        rps,
+        p50_us,
+        p99_us,
+    })
+}
+
+/// wrk's durations: `812.00us`, `1.23ms`, `2.01s`.
+fn duration_us(s: &str) -> Option<f64> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number.parse().ok()?;
+    match unit {
+        "us" => Some(n),
+        "ms" => Some(n * 1e3),
+        "s" => Some(n * 1e6),
+        _ => None,
+    }
+}
+
+/// Raw, gzip and brotli sizes of the release wasm.
+fn wasm_sizes(bundle_dir: &Path) -> Result<String> {
+    let wasm = find_wasm(&bundle_dir.join("public"))?;
+    let raw = std::fs::metadata(&wasm)?.len();
+    let compressed = |program: &str, args: &[&str]| -> Result<u64> {
+        let out = command(program).args(args).arg(&wasm).output()?;
+        if !out.status.success() {
+            bail!("{program} failed on {}", wasm.display());
+        }
+        Ok(out.stdout.len() as u64)
+    };
+    let gzip = compressed("gzip", &["-9", "-c"])?;
+    let brotli = compressed("brotli", &["-c", "-q", "11"])?;
+    Ok(format!(
+        "release wasm ({}): {:.0} KB raw, {:.0} KB gzip, {:.0} KB brotli",
+        wasm.file_name().unwrap_or_default().to_string_lossy(),
+        raw as f64 / 1000.0,
+        gzip as f64 / 1000.0,
+        brotli as f64 / 1000.0
+    ))
+}
+
+fn find_wasm(dir: &Path) -> Result<PathBuf> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if let Ok(found) = find_wasm(&path) {
+                return Ok(found);
+            }
+        } else if path.extension().is_some_and(|e| e == "wasm") {
+            return Ok(path);
+        }
+    }
+    bail!("no .wasm file under {}", dir.display())
+}
+
+/// `curl`'s HTTP status for a GET.
+fn curl_status(url: &str) -> Result<u16> {
+    let out = command("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "2",
+            url,
+        ])
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_us;
+
+    #[test]
+    fn parses_wrk_durations() {
+        assert_eq!(duration_us("812.00us"), Some(812.0));
+        assert_eq!(duration_us("1.50ms"), Some(1500.0));
+        assert_eq!(duration_us("2.00s"), Some(2_000_000.0));
+        assert_eq!(duration_us("12m"), None);
+    }
+}
