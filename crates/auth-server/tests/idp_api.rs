@@ -22,6 +22,7 @@ both_backends!(
     cross_origin_requests_are_refused,
     sign_out_and_sign_out_all_revoke,
     refresh_hook_after_expiry,
+    session_endpoint_renews_before_expiry,
     expired_refresh_signs_out,
     users_api,
     database_unavailable_is_503,
@@ -710,6 +711,31 @@ async fn refresh_hook_after_expiry(kind: Kind) {
         refresher.refresh(&before.headers()).await,
         Some(Refreshed::SignedOut { .. })
     ));
+}
+
+/// `/auth/session` hands out a fresh token inside the renew window (a quarter of an 8 s lifetime:
+/// 2 s), so a client polling it never holds an expired token; outside it, no new cookie.
+async fn session_endpoint_renews_before_expiry(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = Server::start_with(&db, |c| c.with_session_token_ttl(Duration::from_secs(8))).await;
+    let mut jar = Jar::default();
+    assert_eq!(s.sign_up("ivy@example.com", PW, &mut jar).await.status, 201);
+    let first = jar.cookies["__session"].clone();
+
+    let early = s.get("/auth/session", &mut jar).await;
+    assert_eq!(early.body["auth"]["status"], "signed_in");
+    assert!(early.set_cookies().is_empty(), "{:?}", early.set_cookies());
+    assert_eq!(jar.cookies["__session"], first);
+
+    tokio::time::sleep(Duration::from_millis(6200)).await;
+    assert!(s.idp.verify_token(&first).await.is_some(), "still valid");
+    let late = s.get("/auth/session", &mut jar).await;
+    assert_eq!(late.body["auth"]["status"], "signed_in");
+    assert_eq!(late.set_cookies().len(), 1, "a renewed __session cookie");
+    let renewed = jar.cookies["__session"].clone();
+    assert_ne!(renewed, first);
+    let claims = s.idp.verify_token(&renewed).await.unwrap();
+    assert!(claims.exp >= s.idp.verify_token(&first).await.unwrap().exp + 6);
 }
 
 async fn expired_refresh_signs_out(kind: Kind) {

@@ -172,8 +172,16 @@ impl Idp {
 }
 
 impl Inner {
-    /// The caller's live session: a valid `__session` JWT whose session is still active, or else
-    /// a refresh through the `__refresh` cookie. Returns the session (if any) and the
+    /// How long before expiry `/auth/session` and `/auth/token` already hand out a renewed token
+    /// (Clerk's 15 s stale-while-revalidate window; a quarter of shorter lifetimes), so a client
+    /// polling them never holds an expired one.
+    fn renew_window_secs(&self) -> i64 {
+        let ttl = i64::try_from(self.config.session_token_ttl.as_secs()).unwrap_or(i64::MAX);
+        (ttl / 4).min(15)
+    }
+
+    /// The caller's live session: a valid `__session` JWT, not about to expire, whose session is
+    /// still active; or else a refresh through the `__refresh` cookie. Returns the session (if any) and the
     /// `Set-Cookie` headers to append.
     pub(crate) async fn current(
         &self,
@@ -181,6 +189,7 @@ impl Inner {
     ) -> Result<(Option<Current>, Vec<HeaderValue>), IdpError> {
         if let Some(token) = cookies::read_cookie(headers, cookies::SESSION_COOKIE)
             && let Some(claims) = self.keys.verify(&token).await
+            && claims.exp > store::now() + self.renew_window_secs()
             && let Some(sid) = claims.sid.as_deref()
             && self
                 .store
