@@ -155,7 +155,8 @@ impl<S: Send + Sync> FromRequestParts<S> for UsersApi {
 /// async fn greeting(CurrentUser(user): CurrentUser) -> String {
 ///     format!("Hello, {}!", user.name)
 /// }
-/// # let _ = axum::routing::get::<_, (CurrentUser,), ()>(greeting);
+/// let app: axum::Router = axum::Router::new().route("/api/greeting", axum::routing::get(greeting));
+/// # let _ = app;
 /// ```
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub auth_types::User);

@@ -10,7 +10,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use idp_support::{Jar, Kind, Server, TestDb, config, listener};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 
 both_backends!(
     extractors_follow_the_session,
@@ -41,15 +40,7 @@ async fn start(db: &TestDb) -> Server {
             )
             .route("/api/posts", post(|_: RequireAuth| async { "created" })),
     );
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    Server::from_parts(idp, base, task)
+    Server::serve_app(idp, listener, base, app)
 }
 
 async fn extractors_follow_the_session(kind: Kind) {

@@ -155,6 +155,14 @@ impl Browser {
             .collect()
     }
 
+    /// Fails the test if the console logged a hydration error, a panic or any other error since
+    /// the last read.
+    pub async fn assert_clean_console(&self) {
+        let console = self.console().await;
+        let bad = problems(&console);
+        assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+    }
+
     /// Waits until `css` matches an element whose text contains `needle`; returns that text.
     pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);

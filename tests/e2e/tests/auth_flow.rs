@@ -278,9 +278,7 @@ async fn sign_up_token_and_sign_out_without_reload() {
     let cookies = cookie_header(client).await;
     assert!(!cookies.contains("__session="), "{cookies}");
 
-    let console = browser.console().await;
-    let bad = problems(&console);
-    assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+    browser.assert_clean_console().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -327,9 +325,7 @@ async fn a_second_tab_follows_a_sign_in_and_a_sign_out() {
         .unwrap();
     assert_eq!(marker, "still here", "the second tab reloaded");
 
-    let console = browser.console().await;
-    let bad = problems(&console);
-    assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+    browser.assert_clean_console().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -408,7 +404,5 @@ async fn user_profile_changes_the_name_everywhere() {
         .unwrap();
     assert!(html.contains("Welcome, Ada King!"), "{html}");
 
-    let console = browser.console().await;
-    let bad = problems(&console);
-    assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+    browser.assert_clean_console().await;
 }

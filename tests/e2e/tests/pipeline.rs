@@ -1,7 +1,7 @@
 //! The full-stack pipeline, proven once in a real browser: SSR with a value from the request,
 //! hydration, and a server function call from a click.
 
-use e2e::{Browser, DemoServer, problems};
+use e2e::{Browser, DemoServer};
 use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -61,7 +61,5 @@ async fn page_hydrates_and_calls_a_server_function() {
         .wait_for_text("#greeting", "Hello from the server, a Chromium browser!")
         .await;
 
-    let console = browser.console().await;
-    let bad = problems(&console);
-    assert!(bad.is_empty(), "console shows problems: {bad:#?}");
+    browser.assert_clean_console().await;
 }

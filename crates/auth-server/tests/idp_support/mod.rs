@@ -198,6 +198,16 @@ impl Server {
 
     pub fn serve(idp: Idp, listener: tokio::net::TcpListener, base: String) -> Self {
         let app = idp.router();
+        Self::serve_app(idp, listener, base, app)
+    }
+
+    /// Serves `app` (built around `idp`) with client addresses, like a deployment.
+    pub fn serve_app(
+        idp: Idp,
+        listener: tokio::net::TcpListener,
+        base: String,
+        app: axum::Router,
+    ) -> Self {
         let task = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -206,11 +216,6 @@ impl Server {
             .await
             .unwrap();
         });
-        Self::from_parts(idp, base, task)
-    }
-
-    /// A server whose app (the provider plus whatever the test adds) is already spawned.
-    pub fn from_parts(idp: Idp, base: String, task: tokio::task::JoinHandle<()>) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
