@@ -1,4 +1,5 @@
-//! Token extraction + verification per algorithm (keys cached; no network).
+//! Token verification per algorithm, first sight (signature check) and hot path (verified-token
+//! cache hit), plus extraction and the hydration payload. Keys cached; no network.
 //!
 //! `cargo bench -p auth-server --bench verify -- --warm-up-time 1 --measurement-time 3`
 
@@ -6,7 +7,7 @@
 mod keys;
 
 use auth_server::{AuthConfig, KeyStore, Verifier, token_from_headers};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue};
 use keys::{ISSUER, TestKey, claims, jwks};
 use std::hint::black_box;
@@ -14,11 +15,23 @@ use std::hint::black_box;
 fn bench(c: &mut Criterion) {
     let keys = [TestKey::es256_a(), TestKey::ed25519(), TestKey::rsa()];
     let config = AuthConfig::embedded().with_issuer(ISSUER);
-    let verifier = Verifier::new(
-        &config,
-        KeyStore::static_set(jwks(&keys.iter().collect::<Vec<_>>())),
-    )
-    .unwrap();
+    let store = KeyStore::static_set(jwks(&keys.iter().collect::<Vec<_>>()));
+    let verifier = Verifier::new(&config, store.clone()).unwrap();
+    // First sight of a token (empty verified-token cache): the signature check itself.
+    let mut group = c.benchmark_group("verify first sight");
+    for key in &keys {
+        let token = key.sign(&claims());
+        group.bench_function(format!("{:?}", key.alg), |b| {
+            b.iter_batched(
+                || Verifier::new(&config, store.clone()).unwrap(),
+                |fresh| black_box(fresh.verify_cached(&token).unwrap()),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    // The hot path of every request after the first: extraction + a verified-token cache hit.
     let mut group = c.benchmark_group("extract+verify");
     for key in &keys {
         let mut headers = HeaderMap::new();

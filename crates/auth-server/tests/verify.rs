@@ -468,3 +468,41 @@ async fn headers_to_auth_state() {
     assert_eq!(state.user_id().unwrap().as_str(), "user_1");
     assert_eq!(state.session_id().unwrap().as_str(), "sess_1");
 }
+
+/// The verified-token cache never outlives what it remembers: the key that checked the token
+/// must still be the store's key for that `kid`, and the token must not have expired.
+#[tokio::test]
+async fn remembered_tokens_follow_key_removal_and_expiry() {
+    let key = TestKey::es256_a();
+    let store = KeyStore::static_set(jwks(&[&key, &TestKey::es256_b()]));
+    let verifier =
+        Verifier::new(&AuthConfig::embedded().with_issuer(ISSUER), store.clone()).unwrap();
+    let token = key.sign(&claims());
+    for _ in 0..3 {
+        assert_eq!(verifier.verify(&token).await.unwrap().sub, "user_1");
+    }
+    // Key a removed (e.g. after rotation): the remembered success must not be served.
+    store.replace(jwks(&[&TestKey::es256_b()]));
+    assert!(matches!(
+        reason(&verifier, &token).await,
+        VerifyError::UnknownKey
+    ));
+    assert!(verifier.verify_cached(&token).is_err());
+
+    // Expiry: verified while valid (no leeway), refused once `exp` has passed.
+    store.replace(jwks(&[&key]));
+    let strict = Verifier::new(
+        &AuthConfig::embedded()
+            .with_issuer(ISSUER)
+            .with_leeway_secs(0),
+        store,
+    )
+    .unwrap();
+    let short = key.sign(&claims_with(json!({ "exp": now() + 1 })));
+    assert!(strict.verify(&short).await.is_ok());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(matches!(
+        reason(&strict, &short).await,
+        VerifyError::Expired
+    ));
+}
