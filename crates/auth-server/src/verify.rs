@@ -191,8 +191,13 @@ impl Verifier {
     /// # }
     /// ```
     pub async fn verify(&self, token: &str) -> Result<SessionClaims, VerifyError> {
-        if let Some(claims) = self.remembered(token) {
-            return Ok(claims);
+        // A repeat token still asks the key store for its key, so a stale JWKS is refreshed in the
+        // background exactly as on a first sight.
+        if let Some((kid, key, claims)) = self.recall(token) {
+            let current = self.inner.keys.get(kid.as_deref()).await;
+            if let Some(claims) = self.still_valid(token, &key, current, claims) {
+                return Ok(claims);
+            }
         }
         let (header, alg) = self.precheck(token)?;
         let key = self.inner.keys.get(header.kid.as_deref()).await?;
@@ -210,8 +215,11 @@ impl Verifier {
     /// # }
     /// ```
     pub fn verify_cached(&self, token: &str) -> Result<SessionClaims, VerifyError> {
-        if let Some(claims) = self.remembered(token) {
-            return Ok(claims);
+        if let Some((kid, key, claims)) = self.recall(token) {
+            let current = self.inner.keys.cached(kid.as_deref());
+            if let Some(claims) = self.still_valid(token, &key, current, claims) {
+                return Ok(claims);
+            }
         }
         let (header, alg) = self.precheck(token)?;
         let key = self.inner.keys.cached(header.kid.as_deref())?;
@@ -220,26 +228,36 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// The claims of a token verified before, if that verification still holds: same key still
-    /// current for its `kid` (and the key set usable), not expired. Anything else → `None`, and
-    /// the caller runs the full check.
-    fn remembered(&self, token: &str) -> Option<SessionClaims> {
+    /// A token verified before: its `kid`, the key that checked it, and its claims.
+    fn recall(&self, token: &str) -> Option<(Option<String>, Arc<VerifyingKey>, SessionClaims)> {
         let mut cache = self
             .inner
             .verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let hit = cache.get(token)?;
-        let key_current = self
-            .inner
-            .keys
-            .cached(hit.kid.as_deref())
-            .is_ok_and(|key| Arc::ptr_eq(&key, &hit.key));
-        let now = unix_now();
-        if key_current && now <= hit.claims.exp.saturating_add(self.inner.leeway) {
-            return Some(hit.claims.clone());
+        Some((hit.kid.clone(), hit.key.clone(), hit.claims.clone()))
+    }
+
+    /// A remembered verification holds while the store's current key for the `kid` is the very
+    /// key that checked the token (the set is usable, nothing rotated or removed) and `exp` (plus
+    /// leeway) has not passed. Otherwise the entry is dropped and the caller runs the full check.
+    fn still_valid(
+        &self,
+        token: &str,
+        checked_with: &Arc<VerifyingKey>,
+        current: Result<Arc<VerifyingKey>, VerifyError>,
+        claims: SessionClaims,
+    ) -> Option<SessionClaims> {
+        let key_current = current.is_ok_and(|key| Arc::ptr_eq(&key, checked_with));
+        if key_current && unix_now() <= claims.exp.saturating_add(self.inner.leeway) {
+            return Some(claims);
         }
-        cache.pop(token);
+        self.inner
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop(token);
         None
     }
 
