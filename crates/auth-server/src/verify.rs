@@ -14,7 +14,6 @@ use serde_json::{Map, Value};
 use std::num::NonZeroUsize;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How many verified tokens are remembered. A signature check costs 50–400 µs; a hit costs a
 /// map lookup. Bounded so a flood of distinct valid tokens only evicts, never grows memory
@@ -365,7 +364,7 @@ impl Verifier {
             return Ok(());
         };
         let iat = iat.as_i64().ok_or(VerifyError::InvalidClaim("iat"))?;
-        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        let now = unix_now();
         if iat > now.saturating_add(self.inner.leeway) {
             return Err(VerifyError::IssuedInFuture);
         }
@@ -384,8 +383,7 @@ impl Verifier {
     }
 }
 
+/// The clock jsonwebtoken checks `exp`/`nbf` against, so every time check here agrees with it.
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
 }

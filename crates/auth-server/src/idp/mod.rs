@@ -181,8 +181,8 @@ impl Inner {
     }
 
     /// The caller's live session: a valid `__session` JWT, not about to expire, whose session is
-    /// still active; or else a refresh through the `__refresh` cookie. Returns the session (if any) and the
-    /// `Set-Cookie` headers to append.
+    /// still active; or else a refresh through the `__refresh` cookie. Returns the session (if
+    /// any) and the `Set-Cookie` headers to append.
     pub(crate) async fn current(
         &self,
         headers: &HeaderMap,
