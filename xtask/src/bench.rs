@@ -61,7 +61,7 @@ impl Server {
     fn start(bundle_dir: &Path) -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
-        let data = std::env::temp_dir().join(format!("demo-bench-{}", std::process::id()));
+        let data = std::env::temp_dir().join(format!("app-bench-{}", std::process::id()));
         std::fs::create_dir_all(&data)?;
         let child = Command::new(bundle_dir.join("server"))
             .current_dir(bundle_dir)

@@ -4,18 +4,43 @@ use crate::tools::{self, command, run};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
-/// The app crate that `dev`, `bundle` and the browser tests build.
-const APP_PACKAGE: &str = "demo";
+/// The app crate that `dev`, `bundle` and the browser tests build: the one package under
+/// `apps/`, whose package name is its folder name (`apps/demo` here; `apps/<your-app>` in a
+/// project generated from this template). Found, not hard-coded, so a generated project needs no
+/// edit here.
+pub fn app_package(root: &Path) -> Result<String> {
+    let apps = root.join("apps");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&apps).with_context(|| format!("reading {}", apps.display()))? {
+        let entry = entry?;
+        if entry.path().join("Cargo.toml").is_file() {
+            found.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    match found.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => bail!(
+            "no app crate in {} (expected apps/<name>/Cargo.toml)",
+            apps.display()
+        ),
+        many => bail!(
+            "several app crates in {}: {}; xtask builds exactly one",
+            apps.display(),
+            many.join(", ")
+        ),
+    }
+}
 
 /// `cargo xtask dev`: install what is missing, then `dx serve` the demo on 127.0.0.1:8080.
 pub fn dev(root: &Path, extra: &[String]) -> Result<()> {
     tools::ensure_build_tools(root)?;
-    eprintln!("xtask: serving the demo on http://127.0.0.1:8080 (Ctrl-C to stop)");
+    let app = app_package(root)?;
+    eprintln!("xtask: serving {app} on http://127.0.0.1:8080 (Ctrl-C to stop)");
     run(command("dx")
         .args([
             "serve",
             "--package",
-            APP_PACKAGE,
+            &app,
             "--web",
             "--addr",
             "127.0.0.1",
@@ -30,6 +55,7 @@ pub fn dev(root: &Path, extra: &[String]) -> Result<()> {
 pub fn test(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     tools::ensure_browser()?;
+    let app = app_package(root)?;
 
     step("cargo fmt --check");
     run(command("cargo").args(["fmt", "--all", "--check"]))?;
@@ -43,11 +69,11 @@ pub fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    step("cargo clippy (demo server)");
+    step("cargo clippy (app server)");
     run(command("cargo").args([
         "clippy",
         "-p",
-        APP_PACKAGE,
+        &app,
         "--features",
         "server",
         "--",
@@ -72,19 +98,17 @@ pub fn test(root: &Path) -> Result<()> {
             "--test-threads",
             "1",
         ])
-        .env("DEMO_BUNDLE_DIR", &bundle))?;
+        .env("APP_BUNDLE_DIR", &bundle))?;
     Ok(())
 }
 
 /// `cargo xtask bundle`: the release bundle (server binary + `public/`), as deployed.
 pub fn bundle(root: &Path) -> Result<PathBuf> {
     tools::ensure_build_tools(root)?;
-    step("release bundle of the demo (dx bundle --release)");
-    run(command("dx").args(["bundle", "--package", APP_PACKAGE, "--web", "--release"]))?;
-    let dir = target_dir(root)
-        .join("dx")
-        .join(APP_PACKAGE)
-        .join("release/web");
+    let app = app_package(root)?;
+    step(&format!("release bundle of {app} (dx bundle --release)"));
+    run(command("dx").args(["bundle", "--package", &app, "--web", "--release"]))?;
+    let dir = target_dir(root).join("dx").join(&app).join("release/web");
     let server = dir.join("server");
     if !server.is_file() {
         bail!(

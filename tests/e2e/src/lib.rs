@@ -1,8 +1,8 @@
-//! Browser-test helpers: start the built demo server and a headless Chromium on free loopback
+//! Browser-test helpers: start the built app server and a headless Chromium on free loopback
 //! ports, and stop both when the test ends (pass or fail).
 //!
 //! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
-//! and passes its folder in `DEMO_BUNDLE_DIR`.
+//! and passes its folder in `APP_BUNDLE_DIR`.
 
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
 use std::{
@@ -12,26 +12,26 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The demo server binary, running on a free loopback port. Killed on drop.
+/// The app server binary, running on a free loopback port. Killed on drop.
 #[derive(Debug)]
-pub struct DemoServer {
+pub struct AppServer {
     child: Child,
     /// e.g. `http://127.0.0.1:41234`
     pub base_url: String,
     _data_dir: TempDir,
 }
 
-impl DemoServer {
+impl AppServer {
     /// Starts the bundle's server with a fresh data folder and waits until it answers.
     pub async fn start() -> Self {
-        let bundle = PathBuf::from(std::env::var_os("DEMO_BUNDLE_DIR").expect(
-            "DEMO_BUNDLE_DIR is not set: the browser tests run against the release bundle; \
+        let bundle = PathBuf::from(std::env::var_os("APP_BUNDLE_DIR").expect(
+            "APP_BUNDLE_DIR is not set: the browser tests run against the release bundle; \
              run them with `cargo xtask test`",
         ));
         let binary = bundle.join("server");
         assert!(binary.is_file(), "no server binary at {}", binary.display());
         let port = free_port();
-        let data_dir = TempDir::new("demo-data");
+        let data_dir = TempDir::new("app-data");
         let mut command = Command::new(&binary);
         // `cargo test` sets CARGO_MANIFEST_DIR & co.; a Dioxus server that sees them believes it
         // runs unbundled and links assets by their source paths. Run it as deployed.
@@ -68,7 +68,7 @@ impl DemoServer {
     }
 }
 
-impl Drop for DemoServer {
+impl Drop for AppServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -261,7 +261,7 @@ async fn wait_for_http(base_url: &str) {
         }
         assert!(
             Instant::now() < deadline,
-            "the demo server at {base_url} did not answer within 30 s"
+            "the app server at {base_url} did not answer within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

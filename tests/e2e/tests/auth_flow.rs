@@ -3,7 +3,7 @@
 //! `get_token()`, sign-out from the user menu without a reload, and a second tab following it.
 
 use base64::Engine;
-use e2e::{Browser, DemoServer, problems};
+use e2e::{AppServer, Browser, problems};
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 
@@ -71,7 +71,7 @@ async fn cookie_header(client: &Client) -> String {
 
 /// Signs up through the prebuilt form (after hydration, so it submits with fetch) and waits
 /// for the redirect target.
-async fn sign_up(server: &DemoServer, client: &Client, email: &str) {
+async fn sign_up(server: &AppServer, client: &Client, email: &str) {
     client
         .goto(&server.url("/sign-up?redirect_url=%2Fdashboard"))
         .await
@@ -122,7 +122,7 @@ async fn text_of(client: &Client, css: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn signed_out_html_and_the_server_side_page_guard() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let http = no_redirects();
 
     let home = http.get(server.url("/")).send().await.unwrap();
@@ -190,7 +190,7 @@ async fn signed_out_html_and_the_server_side_page_guard() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_up_token_and_sign_out_without_reload() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let browser = Browser::start().await;
     let client = browser.client();
 
@@ -283,7 +283,7 @@ async fn sign_up_token_and_sign_out_without_reload() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_tab_follows_a_sign_in_and_a_sign_out() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let browser = Browser::start().await;
     let client = browser.client();
     client.goto(&server.url("/")).await.unwrap();
@@ -330,7 +330,7 @@ async fn a_second_tab_follows_a_sign_in_and_a_sign_out() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_sign_in_shows_an_inline_error_after_hydration() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let browser = Browser::start().await;
     let client = browser.client();
 
@@ -368,7 +368,7 @@ async fn a_failed_sign_in_shows_an_inline_error_after_hydration() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_profile_changes_the_name_everywhere() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let browser = Browser::start().await;
     let client = browser.client();
 

@@ -1,12 +1,12 @@
 //! The full-stack pipeline, proven once in a real browser: SSR with a value from the request,
 //! hydration, and a server function call from a click.
 
-use e2e::{Browser, DemoServer};
+use e2e::{AppServer, Browser};
 use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn server_html_carries_the_request_value_before_any_wasm() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let http = reqwest::Client::new();
 
     let without = http.get(server.url("/")).send().await.unwrap();
@@ -35,7 +35,7 @@ async fn server_html_carries_the_request_value_before_any_wasm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn page_hydrates_and_calls_a_server_function() {
-    let server = DemoServer::start().await;
+    let server = AppServer::start().await;
     let browser = Browser::start().await;
     let client = browser.client();
 
