@@ -84,6 +84,8 @@ pub fn test(root: &Path) -> Result<()> {
     step("unit, integration and doc tests");
     run(command("cargo").args(["test", "--workspace", "--exclude", "e2e"]))?;
 
+    crate::template::check(root)?;
+
     let bundle = bundle(root)?;
 
     step("browser tests (headless Chromium against the release bundle)");
@@ -121,7 +123,7 @@ pub fn bundle(root: &Path) -> Result<PathBuf> {
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` when set (CI keeps one per machine), else
 /// `target/` in the workspace.
-fn target_dir(root: &Path) -> PathBuf {
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|dir| {

@@ -6,6 +6,7 @@
 
 mod bench;
 mod cmd;
+mod template;
 mod tools;
 
 use anyhow::{Result, bail};
@@ -17,8 +18,10 @@ cargo xtask <command>
 Commands:
   dev              install what is missing, then serve the demo on http://127.0.0.1:8080 (dx serve)
   test             install what is missing, then run the whole suite: fmt, clippy, unit and
-                   integration tests, a release build of the demo, and the browser tests
-  bundle           build the release bundle of the demo (server binary + public/)
+                   integration tests, a generated app, a release build, and the browser tests
+  bundle           build the release bundle of the app (server binary + public/)
+  template-check   generate a new app from this checkout (dx new), check its names, build and
+                   test it (part of `test`)
   bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md)
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
   help             this text
@@ -45,6 +48,10 @@ fn run() -> Result<()> {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
         Some("bench") => bench::bench(&root),
+        Some("template-check") => {
+            tools::ensure_build_tools(&root)?;
+            template::check(&root)
+        }
         Some("install-tools") => {
             tools::ensure_build_tools(&root)?;
             tools::ensure_browser()?;

@@ -7,12 +7,14 @@ use dioxus::prelude::*;
 
 #[cfg(feature = "server")]
 mod api;
+mod brand;
 mod pages;
 
 use auth_ui::AuthProvider;
-use pages::{Dashboard, Home, Profile, Shell, SignInPage, SignUpPage};
+use brand::APP_NAME;
+use pages::{AdminPage, ApiDemo, Dashboard, Home, Profile, Shell, SignInPage, SignUpPage};
 
-/// The app's pages. `/dashboard` and `/profile` are also protected on the server
+/// The app's pages. `/dashboard`, `/profile` and `/admin` are also protected on the server
 /// ([`PROTECTED`]); the in-page checks are UX.
 #[derive(Clone, Debug, PartialEq, Routable)]
 #[rustfmt::skip]
@@ -28,12 +30,16 @@ enum Route {
         Dashboard {},
         #[route("/profile")]
         Profile {},
+        #[route("/api-demo")]
+        ApiDemo {},
+        #[route("/admin")]
+        AdminPage {},
 }
 
 /// Pages a signed-out document request is redirected away from (303 to `/sign-in`), before
 /// any rendering: the security boundary for pages.
 #[cfg(feature = "server")]
-const PROTECTED: [&str; 2] = ["/dashboard", "/profile"];
+const PROTECTED: [&str; 3] = ["/dashboard", "/profile", "/admin"];
 
 const MAIN_CSS: Asset = asset!("/assets/main.css");
 const FAVICON: Asset = asset!("/assets/favicon.svg");

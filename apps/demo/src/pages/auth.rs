@@ -1,6 +1,7 @@
 //! `/sign-in` and `/sign-up`: the prebuilt forms. Their query (`redirect_url`, `error`) comes
 //! from the identity provider when a plain form post (before the wasm loaded) failed.
 
+use super::Source;
 use crate::Route;
 use auth_ui::{SignIn, SignUp, SignedIn, SignedOut};
 use dioxus::prelude::*;
@@ -22,7 +23,7 @@ pub fn SignInPage(redirect_url: String, error: String) -> Element {
                 }
             }
             SignedIn { AlreadySignedIn {} }
-            p { class: "source", "Source: apps/demo/src/pages/auth.rs" }
+            Source { path: file!() }
         }
     }
 }
@@ -40,7 +41,7 @@ pub fn SignUpPage(redirect_url: String, error: String) -> Element {
                 }
             }
             SignedIn { AlreadySignedIn {} }
-            p { class: "source", "Source: apps/demo/src/pages/auth.rs" }
+            Source { path: file!() }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `/dashboard` and `/profile`: protected pages. The server redirects signed-out document
 //! requests before rendering (`PageGuard` in `main.rs`); `RedirectToSignIn` covers in-app
-//! navigation and signing out while on the page.
+//! navigation and signing out while on the page. `/profile`'s user object is loaded on the server
+//! before rendering (the `AuthProvider` snapshot), so the form is filled in the first HTML.
 
+use super::Source;
 use auth_types::Check;
 use auth_ui::{Protect, RedirectToSignIn, SignedIn, SignedOut, UserProfile, use_auth, use_user};
 use dioxus::prelude::*;
@@ -14,13 +16,7 @@ pub fn Dashboard() -> Element {
     let name = info
         .user
         .as_ref()
-        .map(|u| {
-            if u.name.is_empty() {
-                u.email.clone()
-            } else {
-                u.name.clone()
-            }
-        })
+        .map(super::home::display_name)
         .unwrap_or_default();
     let user_id = auth.user_id().map(|id| id.to_string()).unwrap_or_default();
     let roles = auth.roles().join(", ");
@@ -30,6 +26,10 @@ pub fn Dashboard() -> Element {
             SignedOut { RedirectToSignIn {} }
             SignedIn {
                 h1 { "Dashboard" }
+                p {
+                    "Protected: signed out, the server answers this URL with a redirect to the sign-in page before rendering anything. "
+                    "Below, the fields of " code { "use_auth()" } ", read from the state the server rendered with."
+                }
                 p { id: "dashboard-greeting", "Welcome, {name}!" }
                 p { "Your user id: " code { id: "user-id", "{user_id}" } }
                 p { "Roles: " span { id: "roles", "{roles}" } }
@@ -54,7 +54,7 @@ pub fn Dashboard() -> Element {
                     pre { id: "token", class: "token", "{jwt}" }
                 }
             }
-            p { class: "source", "Source: apps/demo/src/pages/dashboard.rs" }
+            Source { path: file!() }
         }
     }
 }
@@ -64,8 +64,15 @@ pub fn Profile() -> Element {
     rsx! {
         main { class: "page page-narrow",
             SignedOut { RedirectToSignIn {} }
-            SignedIn { UserProfile {} }
-            p { class: "source", "Source: apps/demo/src/pages/dashboard.rs" }
+            SignedIn {
+                h1 { "Profile" }
+                p {
+                    "The " code { "UserProfile" } " component, filled from " code { "use_user()" } ": the full user object was loaded on the "
+                    "server before this page was rendered, and saving goes through a server function that only changes your own name."
+                }
+                UserProfile {}
+            }
+            Source { path: file!() }
         }
     }
 }

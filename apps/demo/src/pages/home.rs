@@ -1,7 +1,11 @@
-//! `/`: proves the full-stack pipeline. The page is rendered on the server with a value read from
-//! the request (is a `__session` cookie present?), hydrates in the browser, and its button calls a
-//! server function that takes an axum extractor.
+//! `/`: the public home page. `SignedIn` / `SignedOut` pick what to show from the server's auth
+//! state (no flash after hydration), a tour links every page, and a small panel proves the
+//! full-stack pipeline: a value read from the request during SSR, hydration, and a server function
+//! that takes an axum extractor.
 
+use super::Source;
+use crate::{APP_NAME, Route};
+use auth_ui::{SignedIn, SignedOut, use_user};
 use dioxus::prelude::*;
 
 #[component]
@@ -14,9 +18,37 @@ pub fn Home() -> Element {
     // Effects run only in the browser, after hydration.
     use_effect(move || hydrated.set(true));
 
+    let info = use_user();
+    let name = info.user.as_ref().map(display_name).unwrap_or_default();
+
     rsx! {
         main { class: "page",
-            h1 { "Dioxus Auth Starter" }
+            h1 { "{APP_NAME}" }
+            p {
+                "A Dioxus full-stack app with authentication built in. Every page below shows one "
+                "capability and links to the file that implements it."
+            }
+            SignedOut {
+                p { id: "home-signed-out",
+                    "You are signed out. "
+                    Link { to: Route::SignUpPage { redirect_url: "/dashboard".into(), error: String::new() }, "Create an account" }
+                    " (it stays on this machine) or "
+                    Link { to: Route::SignInPage { redirect_url: "/dashboard".into(), error: String::new() }, "sign in" }
+                    "."
+                }
+            }
+            SignedIn {
+                p { id: "home-signed-in", "Welcome back, {name}. You are signed in." }
+            }
+            h2 { "Tour" }
+            ul { class: "tour",
+                li { Link { to: Route::SignInPage { redirect_url: String::new(), error: String::new() }, "/sign-in" } ", " Link { to: Route::SignUpPage { redirect_url: String::new(), error: String::new() }, "/sign-up" } ": the prebuilt forms; they work before the wasm loads, too." }
+                li { Link { to: Route::Dashboard {}, "/dashboard" } ": a protected page (redirected on the server when signed out) showing " code { "use_auth()" } "." }
+                li { Link { to: Route::Profile {}, "/profile" } ": " code { "use_user()" } " and " code { "UserProfile" } ", with the user loaded on the server before rendering." }
+                li { Link { to: Route::ApiDemo {}, "/api-demo" } ": an axum route, the users API and a server function, called from the browser." }
+                li { Link { to: Route::AdminPage {}, "/admin" } ": a page for the " code { "admin" } " role, guarded on the server by " code { "Require<Admin>" } "." }
+            }
+            h2 { "Under the hood" }
             p {
                 "This page was rendered on the server, which saw "
                 strong { id: "session-cookie",
@@ -35,8 +67,17 @@ pub fn Home() -> Element {
                     None => rsx! { "No answer yet." },
                 }
             }
-            p { class: "source", "Source: apps/demo/src/pages/home.rs" }
+            Source { path: file!() }
         }
+    }
+}
+
+/// The name to greet a user by: the display name, else the email.
+pub fn display_name(user: &auth_types::User) -> String {
+    if user.name.is_empty() {
+        user.email.clone()
+    } else {
+        user.name.clone()
     }
 }
 

@@ -1,11 +1,17 @@
-//! One module a page.
+//! One module a page; each page explains itself and links to its own source ([`Source`]).
 
+mod admin;
+mod api_demo;
 mod auth;
 mod dashboard;
 mod home;
 mod shell;
+mod source;
 
+pub use admin::AdminPage;
+pub use api_demo::ApiDemo;
 pub use auth::{SignInPage, SignUpPage};
 pub use dashboard::{Dashboard, Profile};
 pub use home::Home;
 pub use shell::Shell;
+pub use source::Source;

@@ -1,6 +1,6 @@
 //! The layout: a header that changes with the auth state, then the page.
 
-use crate::Route;
+use crate::{APP_NAME, Route};
 use auth_ui::{SignedIn, SignedOut, UserButton};
 use dioxus::prelude::*;
 
@@ -11,8 +11,9 @@ pub fn Shell() -> Element {
     use_effect(move || hydrated.set(true));
     rsx! {
         header { class: "site-header", "data-hydrated": "{hydrated}",
-            Link { class: "brand", to: Route::Home {}, "Dioxus Auth Starter" }
+            Link { class: "brand", to: Route::Home {}, "{APP_NAME}" }
             nav { class: "site-nav",
+                Link { id: "api-demo-link", to: Route::ApiDemo {}, "API demo" }
                 SignedOut {
                     Link {
                         id: "sign-in-link",
@@ -27,6 +28,7 @@ pub fn Shell() -> Element {
                 }
                 SignedIn {
                     Link { id: "dashboard-link", to: Route::Dashboard {}, "Dashboard" }
+                    Link { id: "admin-link", to: Route::AdminPage {}, "Admin" }
                     UserButton { manage_account_url: "/profile" }
                 }
             }
