@@ -4,6 +4,8 @@
 //! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
 //! and passes its folder in `APP_BUNDLE_DIR`.
 
+pub mod ui;
+
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
 use std::{
     net::TcpListener,
@@ -18,6 +20,8 @@ pub struct AppServer {
     child: Child,
     /// e.g. `http://127.0.0.1:41234`
     pub base_url: String,
+    binary: PathBuf,
+    database_url: String,
     _data_dir: TempDir,
 }
 
@@ -32,6 +36,7 @@ impl AppServer {
         assert!(binary.is_file(), "no server binary at {}", binary.display());
         let port = free_port();
         let data_dir = TempDir::new("app-data");
+        let database_url = format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display());
         let mut command = Command::new(&binary);
         // `cargo test` sets CARGO_MANIFEST_DIR & co.; a Dioxus server that sees them believes it
         // runs unbundled and links assets by their source paths. Run it as deployed.
@@ -44,10 +49,7 @@ impl AppServer {
             .current_dir(&bundle)
             .env("IP", "127.0.0.1")
             .env("PORT", port.to_string())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display()),
-            )
+            .env("DATABASE_URL", &database_url)
             .env("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -56,6 +58,8 @@ impl AppServer {
         let server = Self {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
+            binary,
+            database_url,
             _data_dir: data_dir,
         };
         wait_for_http(&server.base_url).await;
@@ -65,6 +69,21 @@ impl AppServer {
     /// An absolute URL on this server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Runs one of the server binary's admin commands (`grant-role <email> admin`, …) against
+    /// this server's database, as an operator would; panics when it fails.
+    pub fn admin(&self, args: &[&str]) {
+        let output = Command::new(&self.binary)
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .output()
+            .unwrap_or_else(|e| panic!("could not run {} {args:?}: {e}", self.binary.display()));
+        assert!(
+            output.status.success(),
+            "`server {args:?}` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 }
 
