@@ -104,6 +104,29 @@ pub fn test(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask screenshot`: the README's picture of the app, signed in, taken in headless
+/// Chromium from the release bundle into `docs/screenshot.png`.
+pub fn screenshot(root: &Path) -> Result<()> {
+    tools::ensure_browser()?;
+    let bundle = bundle(root)?;
+    let png = root.join("docs/screenshot.png");
+    step("screenshot (headless Chromium)");
+    run(command("cargo")
+        .args([
+            "test",
+            "-p",
+            "e2e",
+            "--test",
+            "screenshot",
+            "--",
+            "--ignored",
+        ])
+        .env("APP_BUNDLE_DIR", &bundle)
+        .env("SCREENSHOT_PATH", &png))?;
+    eprintln!("xtask: wrote {}", png.display());
+    Ok(())
+}
+
 /// `cargo xtask bundle`: the release bundle (server binary + `public/`), as deployed.
 pub fn bundle(root: &Path) -> Result<PathBuf> {
     tools::ensure_build_tools(root)?;

@@ -20,6 +20,7 @@ Commands:
   test             install what is missing, then run the whole suite: fmt, clippy, unit and
                    integration tests, a generated app, a release build, and the browser tests
   bundle           build the release bundle of the app (server binary + public/)
+  screenshot       take docs/screenshot.png (the README's picture) in headless Chromium
   template-check   generate a new app from this checkout (dx new), check its names, build and
                    test it (part of `test`)
   bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md)
@@ -48,6 +49,7 @@ fn run() -> Result<()> {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
         Some("bench") => bench::bench(&root),
+        Some("screenshot") => cmd::screenshot(&root),
         Some("template-check") => {
             tools::ensure_build_tools(&root)?;
             template::check(&root)
