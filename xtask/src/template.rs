@@ -6,7 +6,7 @@
 //! repository's own values, must equal its plain file outside the lines that hold a placeholder,
 //! so a dependency added to `apps/demo/Cargo.toml` cannot be forgotten in the template.
 
-use crate::cmd::{step, target_dir};
+use crate::cmd::step;
 use crate::tools::{command, run};
 use anyhow::{Context, Result, bail, ensure};
 use std::path::{Path, PathBuf};
@@ -110,7 +110,9 @@ fn twin_drift(liquid: &str, plain: &str) -> Result<(), String> {
 
 /// Copies the checkout into a staging folder and runs `dx new` from it; returns the new app.
 fn generate(root: &Path) -> Result<PathBuf> {
-    let base = target_dir(root).join("template-check");
+    // Outside any Cargo workspace: `dx new` (and cargo-generate) add a project generated inside
+    // one to its `members`. A fixed path keeps cargo's fingerprints stable from run to run.
+    let base = std::env::temp_dir().join("dioxus-auth-starter-template-check");
     let staging = base.join("template");
     let app = base.join(NAME);
     for dir in [&staging, &app] {
