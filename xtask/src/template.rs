@@ -6,7 +6,7 @@
 //! repository's own values, must equal its plain file outside the lines that hold a placeholder,
 //! so a dependency added to `apps/demo/Cargo.toml` cannot be forgotten in the template.
 
-use crate::cmd::step;
+use crate::cmd::{step, target_dir};
 use crate::tools::{command, run};
 use anyhow::{Context, Result, bail, ensure};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub fn check(root: &Path) -> Result<()> {
     step("template: no \"demo\" left in the generated app's names");
     check_names(&app)?;
     step("template: the generated app's tests (cargo test, server and wasm builds)");
-    test_generated(&app)
+    test_generated(&app, &target_dir(root))
 }
 
 /// Files tracked by git, plus new ones not ignored: what a commit of this checkout would hold.
@@ -219,10 +219,10 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Builds and tests the generated workspace with this run's target dir (dependencies are shared;
 /// only the workspace's own crates build again).
-fn test_generated(app: &Path) -> Result<()> {
+fn test_generated(app: &Path, target: &Path) -> Result<()> {
     let in_app = |args: &[&str]| -> Result<()> {
         let mut cmd = command("cargo");
-        cmd.current_dir(app).args(args);
+        cmd.current_dir(app).env("CARGO_TARGET_DIR", target).args(args);
         run(&mut cmd)
     };
     in_app(&["test", "--workspace", "--exclude", "e2e"])?;
