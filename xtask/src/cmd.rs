@@ -132,6 +132,14 @@ pub fn bundle(root: &Path) -> Result<PathBuf> {
     tools::ensure_build_tools(root)?;
     let app = app_package(root)?;
     step(&format!("release bundle of {app} (dx bundle --release)"));
+    // Two `dx bundle`s in one target dir (several checkouts sharing CI's cache) delete each
+    // other's wasm-opt files and output folder: take turns.
+    let lock_path = target_dir(root).join("dx").join(".bundle.lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap_or(root))?;
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
     run(command("dx").args(["bundle", "--package", &app, "--web", "--release"]))?;
     let dir = target_dir(root).join("dx").join(&app).join("release/web");
     let server = dir.join("server");
