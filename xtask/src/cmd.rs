@@ -88,7 +88,7 @@ pub fn test(root: &Path) -> Result<()> {
 
     let bundle = bundle(root)?;
 
-    step("browser tests (headless Chromium against the release bundle)");
+    step("browser and attack tests (headless Chromium and raw HTTP against the release bundle)");
     run(command("cargo")
         .args([
             "test",

@@ -222,7 +222,9 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
 fn test_generated(app: &Path, target: &Path) -> Result<()> {
     let in_app = |args: &[&str]| -> Result<()> {
         let mut cmd = command("cargo");
-        cmd.current_dir(app).env("CARGO_TARGET_DIR", target).args(args);
+        cmd.current_dir(app)
+            .env("CARGO_TARGET_DIR", target)
+            .args(args);
         run(&mut cmd)
     };
     in_app(&["test", "--workspace", "--exclude", "e2e"])?;

@@ -267,10 +267,30 @@ where
                 .insert::<AuthState>(ctx.state().clone());
             req.extensions_mut().insert(ctx);
             let mut res = inner.call(req).await?;
+            // A response that sets a cookie itself (sign-in, sign-up, sign-out, the provider's
+            // own refresh) is authoritative for it: browsers apply `Set-Cookie` in order, so
+            // appending the layer's value after it would undo it — e.g. a stale `__refresh`
+            // cookie sent with a sign-in would clear (revoked) or replace (still live: another
+            // account's session) the cookies the sign-in just issued.
+            let own: Vec<String> = res
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(cookie_name)
+                .collect();
             for cookie in set_cookies {
-                res.headers_mut().append(header::SET_COOKIE, cookie);
+                if cookie_name(&cookie).is_none_or(|name| !own.contains(&name)) {
+                    res.headers_mut().append(header::SET_COOKIE, cookie);
+                }
             }
             Ok(res)
         })
     }
+}
+
+/// The name of the cookie a `Set-Cookie` value sets.
+fn cookie_name(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let (name, _) = text.split_once('=')?;
+    Some(name.trim().to_owned())
 }

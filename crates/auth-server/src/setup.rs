@@ -90,13 +90,78 @@ impl AuthStack {
                 .layer(Extension(idp.clone())),
             None => app,
         };
-        app.layer(self.csrf.clone()).layer(self.layer.clone())
+        app.layer(axum::middleware::map_response(malformed_input_is_400))
+            .layer(axum::middleware::map_request(oversized_json_is_413))
+            .layer(self.csrf.clone())
+            .layer(self.layer.clone())
     }
 
     /// The embedded identity provider, when `AUTH_PROVIDER=embedded`.
     pub fn idp(&self) -> Option<&Idp> {
         self.idp.as_ref()
     }
+}
+
+/// Dioxus 0.7 answers a server-function request whose body does not deserialise (not JSON, a
+/// number where a string is expected, a missing argument) with `500` and the parser's message
+/// (`{"error":"error deserializing server function results: invalid type: …"}`). That is the
+/// client's fault, not the server's, and the message echoes the request: answer what the
+/// identity provider answers for a malformed body, `400 {"error":"Malformed request body"}`.
+/// Only such bodies are rewritten (other 500s pass untouched); they are read up to 64 KiB.
+async fn malformed_input_is_400(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    const DIOXUS_DECODE_ERROR: &[u8] = br#"{"error":"error deserializing server function"#;
+    let is_json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if response.status() != http::StatusCode::INTERNAL_SERVER_ERROR || !is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) if bytes.starts_with(DIOXUS_DECODE_ERROR) => (
+            http::StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": "Malformed request body" })),
+        )
+            .into_response(),
+        Ok(bytes) => axum::response::Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Err(_) => axum::response::Response::from_parts(parts, axum::body::Body::empty()),
+    }
+}
+
+/// Axum's default body limit (2 MiB), which Dioxus server functions read their JSON under.
+const MAX_JSON_BODY: u64 = 2 * 1024 * 1024;
+
+/// A JSON body declared larger than axum's default limit is refused with `413` up front: Dioxus
+/// 0.7's server-function extractor `unwrap()`s the failed read and panics (a 500 per request).
+/// Everything else (other content types, undeclared lengths) passes untouched.
+async fn oversized_json_is_413(
+    request: axum::extract::Request,
+) -> Result<axum::extract::Request, axum::response::Response> {
+    use axum::response::IntoResponse;
+    let headers = request.headers();
+    let json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if json && declared.is_some_and(|n| n > MAX_JSON_BODY) {
+        return Err((
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(serde_json::json!({ "error": "Request body too large" })),
+        )
+            .into_response());
+    }
+    Ok(request)
 }
 
 fn spawn_key_reload(idp: Idp, keys: KeyStore) {

@@ -353,6 +353,7 @@ impl Verifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(|e| VerifyError::from_jwt(&e))?;
         let claims = data.claims;
+        reject_duplicate_claims(token)?;
         self.check_iat(&claims)?;
         self.check_azp(&claims)?;
         serde_json::from_value::<SessionClaims>(Value::Object(claims))
@@ -381,6 +382,49 @@ impl Verifier {
             Some(_) => Err(VerifyError::WrongAuthorizedParty),
         }
     }
+}
+
+/// Refuses a payload that names a claim twice (`{"roles":["admin"],"roles":["member"]}`).
+///
+/// RFC 7519 §4 lets a parser either reject duplicates or keep the last one. jsonwebtoken refuses
+/// duplicated registered claims it validates (`exp`, `sub`, …) but, parsing the rest into a map,
+/// silently keeps the *last* `roles`, `sid` or custom claim — while another consumer of the same
+/// token (a JS SDK, a proxy) may keep the first. Two parsers disagreeing about who the token
+/// grants what is exactly the ambiguity an attacker looks for, so any duplicate top-level name
+/// makes the token invalid. Runs only after the signature verified (the payload is then known to
+/// be well-formed base64url JSON), and a verified token is remembered, so it costs one extra parse
+/// per distinct token.
+fn reject_duplicate_claims(token: &str) -> Result<(), VerifyError> {
+    use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+
+    struct UniqueKeys;
+
+    impl<'de> Visitor<'de> for UniqueKeys {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object with unique member names")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key) {
+                    return Err(A::Error::custom("duplicate claim"));
+                }
+                map.next_value::<IgnoredAny>()?;
+            }
+            Ok(())
+        }
+    }
+
+    let payload = token.split('.').nth(1).ok_or(VerifyError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| VerifyError::Malformed)?;
+    serde_json::Deserializer::from_slice(&payload)
+        .deserialize_map(UniqueKeys)
+        .map_err(|_| VerifyError::InvalidClaim("duplicate claim"))
 }
 
 /// The clock jsonwebtoken checks `exp`/`nbf` against, so every time check here agrees with it.

@@ -872,17 +872,28 @@ async fn users_api(kind: Kind) {
             "{bad}"
         );
     }
-    let err = users
-        .update(
-            &u.id,
-            UserUpdate {
-                name: Some("n".repeat(201)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, auth_server::idp::IdpError::Invalid(_)));
+    // Names: the sign-up rules (length, no control characters) hold for updates too.
+    for bad in [
+        "n".repeat(201),
+        "a\u{0}b".into(),
+        "a\r\nb".into(),
+        "\u{7f}".into(),
+    ] {
+        let err = users
+            .update(
+                &u.id,
+                UserUpdate {
+                    name: Some(bad.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, auth_server::idp::IdpError::Invalid(_)),
+            "{bad:?}"
+        );
+    }
 
     // The public view never carries private metadata.
     let r = s.get("/auth/session", &mut jar).await;

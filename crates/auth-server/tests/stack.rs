@@ -15,6 +15,7 @@ both_backends!(
     extractors_follow_the_session,
     deleted_user_is_signed_out_for_current_user,
     app_routes_get_the_csrf_check,
+    sign_in_cookies_win_over_a_stale_refresh_cookie,
 );
 
 /// An app with one route per extractor, wrapped by the stack; served like `Server`.
@@ -108,4 +109,45 @@ async fn app_routes_get_the_csrf_check(kind: Kind) {
         .push(("origin", "https://evil.example".to_owned()));
     let r = s.post_json("/api/posts", json!({}), &mut jar).await;
     assert_eq!(r.status, 403, "{}", r.text);
+}
+
+/// A stale `__refresh` cookie sent along with a sign-in must not undo it. The layer renews (or
+/// clears) the session that cookie points at; appending those `Set-Cookie`s after the sign-in's
+/// own would leave the browser signed out (a revoked session) or holding another account's JWT
+/// (a live one, e.g. planted by an attacker). The handler's cookies win.
+async fn sign_in_cookies_win_over_a_stale_refresh_cookie(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = start(&db).await;
+    let password = "correct horse battery";
+    let mut old = Jar::default();
+    s.sign_up("stale@example.com", password, &mut old).await;
+    let revoked = old.cookies["__refresh"].clone();
+    assert_eq!(
+        s.post_json("/auth/sign-out", json!({}), &mut old)
+            .await
+            .status,
+        200
+    );
+    let mut other = Jar::default();
+    s.sign_up("other@example.com", password, &mut other).await;
+    let live = other.cookies["__refresh"].clone();
+
+    for (what, refresh) in [("revoked", revoked), ("another account's live", live)] {
+        let mut jar = Jar::default();
+        jar.cookies.insert("__refresh".into(), refresh);
+        let r = s.sign_in("stale@example.com", password, &mut jar).await;
+        assert_eq!(r.status, 200, "{what}: {}", r.text);
+        let sessions = r
+            .set_cookies()
+            .into_iter()
+            .filter(|c| c.starts_with("__session="))
+            .count();
+        assert_eq!(sessions, 1, "{what}: {:?}", r.set_cookies());
+        let me = s.get("/api/me", &mut jar).await;
+        assert_eq!(
+            (me.status, me.text.as_str()),
+            (200, r.body["user"]["id"].as_str().unwrap()),
+            "{what}: the browser must end up with the session the sign-in issued"
+        );
+    }
 }

@@ -292,6 +292,42 @@ async fn structural_damage() {
     );
 }
 
+/// A validly signed token whose payload names a claim twice is refused, whichever claim: a
+/// last-wins parser (serde_json's map) and a first-wins one would disagree about it.
+#[tokio::test]
+async fn duplicate_claims_are_refused() {
+    let (v, key) = default_verifier();
+    let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"ES256","kid":"{}"}}"#, key.kid));
+    let sign = |payload: &str| {
+        let input = format!("{header}.{}", URL_SAFE_NO_PAD.encode(payload));
+        let sig =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &key.encoding, Algorithm::ES256).unwrap();
+        format!("{input}.{sig}")
+    };
+    let body = claims().to_string();
+    // Control: the same payload without a duplicate verifies.
+    assert!(v.verify(&sign(&body)).await.is_ok());
+    for (claim, first) in [
+        ("roles", r#"["admin"]"#),
+        ("sid", r#""sess_other""#),
+        ("org_id", r#""org_1""#),
+        ("sub", r#""user_other""#),
+        ("exp", "1"),
+    ] {
+        let payload = body.replacen('{', &format!(r#"{{"{claim}":{first},"#), 1);
+        let payload = if body.contains(&format!(r#""{claim}":"#)) {
+            payload
+        } else {
+            // A claim the base payload lacks: name it twice.
+            payload.replacen('{', &format!(r#"{{"{claim}":{first},"#), 1)
+        };
+        assert!(
+            v.verify(&sign(&payload)).await.is_err(),
+            "duplicate {claim} accepted"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unknown_kid_and_missing_kid() {
     let (v, key) = default_verifier();

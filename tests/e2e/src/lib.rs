@@ -4,12 +4,13 @@
 //! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
 //! and passes its folder in `APP_BUNDLE_DIR`.
 
+pub mod http;
 pub mod ui;
 
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
 use std::{
     net::TcpListener,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -28,6 +29,12 @@ pub struct AppServer {
 impl AppServer {
     /// Starts the bundle's server with a fresh data folder and waits until it answers.
     pub async fn start() -> Self {
+        Self::start_with_env(&[]).await
+    }
+
+    /// [`start`](Self::start) with extra environment variables (e.g. `AUTH_PROVIDER=jwks`).
+    /// `{port}` in a value is replaced by the server's port.
+    pub async fn start_with_env(vars: &[(&str, &str)]) -> Self {
         let bundle = PathBuf::from(std::env::var_os("APP_BUNDLE_DIR").expect(
             "APP_BUNDLE_DIR is not set: the browser tests run against the release bundle; \
              run them with `cargo xtask test`",
@@ -51,6 +58,10 @@ impl AppServer {
             .env("PORT", port.to_string())
             .env("DATABASE_URL", &database_url)
             .env("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .envs(
+                vars.iter()
+                    .map(|(k, v)| (*k, v.replace("{port}", &port.to_string()))),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -84,6 +95,16 @@ impl AppServer {
             "`server {args:?}` failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+    }
+
+    /// The server's data folder (its SQLite database is `app.db` in it).
+    pub fn data_dir(&self) -> &Path {
+        &self._data_dir.0
+    }
+
+    /// Whether the server process is still running (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
@@ -228,8 +249,11 @@ impl WebDriverCompatibleCommand for BrowserLog {
         ))
     }
 
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    fn method_and_body(&self, _request_url: &url::Url) -> (::http::Method, Option<String>) {
+        (
+            ::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_owned()),
+        )
     }
 }
 

@@ -4,8 +4,8 @@
 //! A state-changing request (any method but GET, HEAD, OPTIONS, TRACE) passes only when its
 //! `Origin` is the app's own origin (from the public URL) — or, for loopback development, the
 //! origin derived from its own `Host` header when that host is `localhost`/`127.0.0.1`/`[::1]`.
-//! Without `Origin`, it is refused when `Sec-Fetch-Site: cross-site`/`same-site`. Refusals answer
-//! 403 `{"error":"Forbidden"}`.
+//! Without `Origin`, it is refused when `Sec-Fetch-Site: cross-site`/`same-site` or when a
+//! `Referer` names another origin. Refusals answer 403 `{"error":"Forbidden"}`.
 
 use super::error::ApiError;
 use axum::response::{IntoResponse, Response};
@@ -56,10 +56,22 @@ impl AllowedOrigins {
             Some(origin) => origin
                 .to_str()
                 .is_ok_and(|origin| self.origin_ok(origin, headers)),
-            None => !matches!(
-                headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-                Some("cross-site" | "same-site")
-            ),
+            None => {
+                let fetch_site_ok = !matches!(
+                    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+                    Some("cross-site" | "same-site")
+                );
+                // No `Origin` (older browsers, some privacy extensions) but a `Referer`: a
+                // browser only sends one naming the page the request came from, so a foreign
+                // one reveals a cross-site request (OWASP's fallback check). Requests with
+                // neither header — non-browser clients — still pass.
+                let referer_ok = headers.get(http::header::REFERER).is_none_or(|referer| {
+                    referer
+                        .to_str()
+                        .is_ok_and(|r| self.origin_ok(referer_origin(r), headers))
+                });
+                fetch_site_ok && referer_ok
+            }
         }
     }
 
@@ -73,6 +85,22 @@ impl AllowedOrigins {
             .get(http::header::ORIGIN)
             .is_none_or(|o| o.to_str().is_ok_and(|o| self.origin_ok(o, headers)));
         fetch_site_ok && origin_ok
+    }
+}
+
+/// The `scheme://host[:port]` prefix of a URL (the whole text when it has no `://`, which then
+/// matches no origin).
+fn referer_origin(url: &str) -> &str {
+    let url = url.trim();
+    match url.find("://") {
+        Some(at) => {
+            let after = at + 3;
+            let end = url[after..]
+                .find(['/', '?', '#'])
+                .map_or(url.len(), |i| after + i);
+            &url[..end]
+        }
+        None => url,
     }
 }
 
@@ -167,6 +195,23 @@ mod tests {
         assert!(a.allows(&headers(&[])));
         assert!(a.allows(&headers(&[("sec-fetch-site", "same-origin")])));
         assert!(!a.allows(&headers(&[("sec-fetch-site", "cross-site")])));
+        // Without Origin, a Referer must be ours too.
+        assert!(a.allows(&headers(&[(
+            "referer",
+            "https://app.example.com/sign-in?x=1"
+        )])));
+        assert!(a.allows(&headers(&[("referer", "https://app.example.com")])));
+        assert!(!a.allows(&headers(&[("referer", "https://evil.example/page")])));
+        assert!(!a.allows(&headers(&[(
+            "referer",
+            "https://app.example.com.evil.example/"
+        )])));
+        assert!(!a.allows(&headers(&[("referer", "not a url")])));
+        // Origin, when present, decides (a browser sends both; Origin is the precise one).
+        assert!(a.allows(&headers(&[
+            ("origin", "https://app.example.com"),
+            ("referer", "https://app.example.com/x")
+        ])));
         // Host-derived origin only for loopback hosts.
         assert!(a.allows(&headers(&[
             ("origin", "http://127.0.0.1:3000"),

@@ -111,6 +111,13 @@ impl Users {
         if name.chars().count() > super::validate::MAX_NAME_CHARS {
             return Err(IdpError::Invalid("Name must be at most 200 characters"));
         }
+        // The same rule as sign-up: control characters (NUL, CR/LF, …) never enter a name, so
+        // a profile update cannot store what sign-up refuses (PostgreSQL would also fail on NUL).
+        if name.chars().any(char::is_control) {
+            return Err(IdpError::Invalid(
+                "Name must not contain control characters",
+            ));
+        }
         let image_url = update.image_url.unwrap_or(current.user.image_url);
         if let Some(url) = &image_url
             && !is_http_url(url)
