@@ -5,9 +5,8 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 /// The app crate that `dev`, `bundle` and the browser tests build: the one package under
-/// `apps/`, whose package name is its folder name (`apps/demo` here; `apps/<your-app>` in a
-/// project generated from this template). Found, not hard-coded, so a generated project needs no
-/// edit here.
+/// `apps/`, whose package name is its folder name (`apps/<name>`). Found, not hard-coded, so a
+/// project generated from the template needs no edit here.
 pub fn app_package(root: &Path) -> Result<String> {
     let apps = root.join("apps");
     let mut found = Vec::new();

@@ -19,7 +19,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("api.rs", include_str!("api.rs")),
     ("brand.rs", include_str!("brand.rs")),
     ("pages/admin.rs", include_str!("pages/admin.rs")),
-    ("pages/api_demo.rs", include_str!("pages/api_demo.rs")),
+    ("pages/api_calls.rs", include_str!("pages/api_calls.rs")),
     ("pages/auth.rs", include_str!("pages/auth.rs")),
     ("pages/dashboard.rs", include_str!("pages/dashboard.rs")),
     ("pages/home.rs", include_str!("pages/home.rs")),

@@ -12,7 +12,7 @@ mod pages;
 
 use auth_ui::AuthProvider;
 use brand::APP_NAME;
-use pages::{AdminPage, ApiDemo, Dashboard, Home, Profile, Shell, SignInPage, SignUpPage};
+use pages::{AdminPage, ApiCalls, Dashboard, Home, Profile, Shell, SignInPage, SignUpPage};
 
 /// The app's pages. `/dashboard`, `/profile` and `/admin` are also protected on the server
 /// ([`PROTECTED`]); the in-page checks are UX.
@@ -31,7 +31,7 @@ enum Route {
         #[route("/profile")]
         Profile {},
         #[route("/api-demo")]
-        ApiDemo {},
+        ApiCalls {},
         #[route("/admin")]
         AdminPage {},
 }

@@ -1,7 +1,7 @@
 //! One module a page; each page explains itself and links to its own source ([`Source`]).
 
 mod admin;
-mod api_demo;
+mod api_calls;
 mod auth;
 mod dashboard;
 mod home;
@@ -9,7 +9,7 @@ mod shell;
 mod source;
 
 pub use admin::AdminPage;
-pub use api_demo::ApiDemo;
+pub use api_calls::ApiCalls;
 pub use auth::{SignInPage, SignUpPage};
 pub use dashboard::{Dashboard, Profile};
 pub use home::Home;

@@ -37,7 +37,7 @@ pub async fn whoami() -> Result<WhoAmI> {
 }
 
 #[component]
-pub fn ApiDemo() -> Element {
+pub fn ApiCalls() -> Element {
     let mut me = use_signal(|| None::<String>);
     let mut user = use_signal(|| None::<String>);
     let mut server_fn = use_signal(|| None::<String>);
