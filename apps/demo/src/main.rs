@@ -9,6 +9,8 @@ use dioxus::prelude::*;
 mod api;
 mod brand;
 mod pages;
+#[cfg(all(feature = "server", not(debug_assertions)))]
+mod serve;
 
 use auth_ui::AuthProvider;
 use brand::APP_NAME;
@@ -48,20 +50,28 @@ fn main() {
     #[cfg(not(feature = "server"))]
     dioxus::launch(App);
 
-    // The server: Dioxus SSR + server functions, the JSON API, and the auth stack around all of
-    // it (embedded identity provider by default; see `AuthStack::from_env`).
+    // The server (embedded identity provider by default; see `AuthStack::from_env`).
     // `./server grant-role <email> admin`, `./server rotate-keys`: admin commands, then exit.
     #[cfg(feature = "server")]
     if let Some(code) = auth_server::cli::run(&std::env::args().skip(1).collect::<Vec<_>>()) {
         std::process::exit(code);
     }
 
-    #[cfg(feature = "server")]
-    dioxus::serve(|| async move {
-        let auth = auth_server::AuthStack::from_env().await?;
-        let pages = auth_server::PageGuard::new(PROTECTED).apply(dioxus::server::router(App));
-        Ok(auth.apply(pages.merge(api::routes())))
-    });
+    // Debug builds: `dioxus::serve` (dx serve hot-patches through it). Release builds: the same
+    // router, served with the client's address (see `serve.rs`).
+    #[cfg(all(feature = "server", debug_assertions))]
+    dioxus::serve(router);
+    #[cfg(all(feature = "server", not(debug_assertions)))]
+    serve::release(router);
+}
+
+/// The whole server: Dioxus SSR + server functions, protected pages, the JSON API, and the auth
+/// stack around all of it.
+#[cfg(feature = "server")]
+async fn router() -> anyhow::Result<axum::Router> {
+    let auth = auth_server::AuthStack::from_env().await?;
+    let pages = auth_server::PageGuard::new(PROTECTED).apply(dioxus::server::router(App));
+    Ok(auth.apply(pages.merge(api::routes())))
 }
 
 #[component]

@@ -2409,3 +2409,19 @@ async fn profile_name_server_function_is_guarded() {
     assert_alive(&mut server).await;
     eprintln!("profile_name_server_function_is_guarded: {sent} attack requests");
 }
+
+/// Password spraying: one address trying one password against many accounts. The release server
+/// sees the peer address (`ConnectInfo`), so after the per-address budget (10 failures) every
+/// further attempt from it is refused, whatever the account — with no proxy header configured.
+#[tokio::test(flavor = "multi_thread")]
+async fn password_spraying_from_one_address_is_rate_limited() {
+    let server = AppServer::start().await;
+    sign_up(&server, "sprayed@example.com", PASSWORD, "Sprayed").await;
+    for i in 0..10 {
+        let (status, ..) = attempt(&server, &format!("user{i}@example.com"), "Summer2026!").await;
+        assert_eq!(status, 401, "attempt {i} is an ordinary failure");
+    }
+    // Another account, even with its right password: this address has used its budget.
+    let (status, ..) = attempt(&server, "sprayed@example.com", PASSWORD).await;
+    assert_eq!(status, 429, "the 11th attempt from one address is refused");
+}
