@@ -19,10 +19,24 @@ pub const UNAUTHORIZED: &str = r#"{"error":"Unauthorized"}"#;
 /// The exact body of every 403 (CSRF refusals included).
 pub const FORBIDDEN: &str = r#"{"error":"Forbidden"}"#;
 
+/// Header naming a made-up client address, different for every [`client`]. A server started with
+/// `AUTH_TRUSTED_IP_HEADER` set to it sees each client as another address, so a test that needs
+/// many failed sign-ins is not stopped by the per-address limit; other servers ignore it.
+pub const CLIENT_ADDRESS_HEADER: &str = "x-e2e-client-address";
+
 /// An HTTP client that never follows redirects and keeps no cookies: every request says exactly
-/// what the test wrote.
+/// what the test wrote (plus [`CLIENT_ADDRESS_HEADER`]).
 pub fn client() -> reqwest::Client {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let address = std::net::Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff)).to_string();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        CLIENT_ADDRESS_HEADER,
+        reqwest::header::HeaderValue::from_str(&address).expect("an address is a header value"),
+    );
     reqwest::Client::builder()
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
         .build()
