@@ -6,6 +6,8 @@
 
 mod bench;
 mod cmd;
+mod fuzz;
+mod soak;
 mod tools;
 
 use anyhow::{Result, bail};
@@ -20,6 +22,8 @@ Commands:
                    integration tests, a release build of the demo, and the browser tests
   bundle           build the release bundle of the demo (server binary + public/)
   bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md)
+  fuzz             cargo-fuzz targets, 120 s each (--seconds N; --smoke: 25 s each), docs/security.md
+  soak             60 s of saturation on /api/me and /dashboard: zero errors, RSS within 10 %
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
   help             this text
 ";
@@ -45,6 +49,8 @@ fn run() -> Result<()> {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
         Some("bench") => bench::bench(&root),
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("soak") => soak::soak(&root, &args[1..]),
         Some("install-tools") => {
             tools::ensure_build_tools(&root)?;
             tools::ensure_browser()?;

@@ -4,6 +4,8 @@
 //! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
 //! and passes its folder in `APP_BUNDLE_DIR`.
 
+pub mod process;
+
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
 use std::{
     net::TcpListener,

@@ -58,33 +58,33 @@ async fn method_not_allowed() -> Response {
 // ---- request bodies -------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Json,
     Form,
 }
 
 #[derive(Debug, Deserialize)]
-struct SignUpInput {
-    email: String,
-    password: String,
+pub(crate) struct SignUpInput {
+    pub(crate) email: String,
+    pub(crate) password: String,
     #[serde(default)]
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    redirect_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct SignInInput {
-    email: String,
-    password: String,
+pub(crate) struct SignInInput {
+    pub(crate) email: String,
+    pub(crate) password: String,
     #[serde(default)]
-    redirect_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct SignOutInput {
+pub(crate) struct SignOutInput {
     #[serde(default)]
-    redirect_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 /// Reads and parses the body: 413 when too large, 415 for other content types, 400 for malformed
@@ -108,23 +108,33 @@ async fn read_body<T: DeserializeOwned>(
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
+        .and_then(|v| v.to_str().ok());
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TOO_LARGE)?;
+    parse_body(content_type, &bytes, empty_ok)
+}
+
+/// The pure half of [`read_body`]: picks the format from the `Content-Type` value and parses
+/// the bytes (no I/O, no size check: the caller bounds the bytes).
+pub(crate) fn parse_body<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    bytes: &[u8],
+    empty_ok: bool,
+) -> Result<(T, Format), ApiError> {
+    let content_type = content_type.map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
     let format = match content_type.as_deref() {
         Some("application/json") => Some(Format::Json),
         Some(t) if t.starts_with("application/") && t.ends_with("+json") => Some(Format::Json),
         Some("application/x-www-form-urlencoded") => Some(Format::Form),
         _ => None,
     };
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TOO_LARGE)?;
     let format = match format {
         Some(f) => f,
         None if empty_ok && bytes.is_empty() => Format::Json,
@@ -132,9 +142,9 @@ async fn read_body<T: DeserializeOwned>(
     };
     let value = match format {
         Format::Json if bytes.is_empty() && empty_ok => serde_json::from_slice(b"{}"),
-        Format::Json => serde_json::from_slice(&bytes),
+        Format::Json => serde_json::from_slice(bytes),
         Format::Form => {
-            return serde_urlencoded::from_bytes(&bytes)
+            return serde_urlencoded::from_bytes(bytes)
                 .map(|v| (v, format))
                 .map_err(|_| ApiError::UNPROCESSABLE);
         }
@@ -144,6 +154,40 @@ async fn read_body<T: DeserializeOwned>(
         Err(e) if e.classify() == serde_json::error::Category::Data => Err(ApiError::UNPROCESSABLE),
         Err(_) => Err(ApiError::BAD_REQUEST),
     }
+}
+
+/// The sign-up fields after normalisation and validation: the email (trimmed, lowercased,
+/// checked) and the name (trimmed, at most [`MAX_NAME_CHARS`], no control characters). The
+/// password is checked against the policy and left as typed.
+pub(crate) fn validate_sign_up(input: &SignUpInput) -> Result<(String, String), ApiError> {
+    let email = normalise_email(&input.email);
+    if !is_valid_email(&email) {
+        return Err(ApiError::INVALID_EMAIL);
+    }
+    if !password_acceptable(&input.password, &email) {
+        return Err(ApiError::INVALID_PASSWORD);
+    }
+    let name = input.name.trim().to_owned();
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::INVALID_NAME);
+    }
+    Ok((email, name))
+}
+
+/// The sign-in lookup key and the password actually checked: the normalised email, whether the
+/// input is plausible enough to look the account up at all, and the password cut to
+/// [`MAX_PASSWORD_CHARS`](super::password::MAX_PASSWORD_CHARS) characters (hashing work is
+/// bounded whatever was sent).
+pub(crate) fn sign_in_key(input: &SignInInput) -> (String, bool, String) {
+    let email = normalise_email(&input.email);
+    let plausible = is_valid_email(&email)
+        && input.password.chars().count() <= super::password::MAX_PASSWORD_CHARS;
+    let password = input
+        .password
+        .chars()
+        .take(super::password::MAX_PASSWORD_CHARS)
+        .collect();
+    (email, plausible, password)
 }
 
 // ---- responses ------------------------------------------------------------------------------
@@ -286,17 +330,7 @@ async fn do_sign_up(
     parts: &Parts,
     input: SignUpInput,
 ) -> Result<(User, auth_types::SessionClaims, Vec<HeaderValue>), ApiError> {
-    let email = normalise_email(&input.email);
-    if !is_valid_email(&email) {
-        return Err(ApiError::INVALID_EMAIL);
-    }
-    if !password_acceptable(&input.password, &email) {
-        return Err(ApiError::INVALID_PASSWORD);
-    }
-    let name = input.name.trim().to_owned();
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::INVALID_NAME);
-    }
+    let (email, name) = validate_sign_up(&input)?;
     // Cheap pre-check so a taken email does not cost a hash; the unique constraint still decides.
     if inner.store.user_by_email(&email).await?.is_some() {
         return Err(ApiError::EMAIL_TAKEN);
@@ -349,7 +383,7 @@ async fn do_sign_in(
     parts: &Parts,
     input: SignInInput,
 ) -> Result<(User, auth_types::SessionClaims, Vec<HeaderValue>), ApiError> {
-    let email = normalise_email(&input.email);
+    let (email, plausible, password) = sign_in_key(&input);
     let address = client_address(inner, parts);
     let keys = [
         (LimitKind::Address, address.as_ref()),
@@ -363,7 +397,6 @@ async fn do_sign_in(
             return Err(ApiError::rate_limited(wait.as_secs() + 1));
         }
     }
-    let plausible = is_valid_email(&email) && input.password.chars().count() <= 256;
     let credential = if plausible {
         inner.store.credential_by_email(&email).await?
     } else {
@@ -374,7 +407,6 @@ async fn do_sign_in(
         None => (None, None),
     };
     // Unknown accounts are verified against a dummy hash: same time, same answer.
-    let password: String = input.password.chars().take(256).collect();
     let ok = inner.passwords.verify(password, hash).await?;
     let user = match (ok, user_id) {
         (true, Some(id)) => inner.store.user_by_id(&id).await?.map(|r| r.user),
