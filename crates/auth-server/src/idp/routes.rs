@@ -351,12 +351,14 @@ async fn do_sign_up(
             session: issued.row(agent.as_deref()),
         })
         .await?;
-    let user = inner
-        .store
-        .user_by_id(&user_id)
-        .await?
-        .ok_or_else(|| IdpError::Internal("new user vanished".into()))?
-        .user;
+    let Some(record) = inner.store.user_by_id(&user_id).await? else {
+        // The store acknowledged the insert but cannot show the row: it is failing (seen with a
+        // SQLite file that became read-only under the server). Not acknowledged: the client
+        // retries, and finds the account either created or free.
+        tracing::warn!("a new account is not readable right after its creation; answering 503");
+        return Err(ApiError::UNAVAILABLE);
+    };
+    let user = record.user;
     let (claims, cookies) = start_session(inner, &user, &issued).await?;
     Ok((user, claims, cookies))
 }
