@@ -3,7 +3,8 @@
 //! the same time. Passes when wrk saw zero errors (no non-2xx/3xx answer, no socket error) and
 //! the server's RSS at the end is within 10 % of its RSS after the warm-up. Not part of CI.
 //!
-//! Reuses the load-run helpers of `bench.rs` (server start, sign-up, wrk).
+//! Reuses the load-run helpers of `bench.rs` (server start, sign-up, wrk). Builds the release
+//! bundle first, unless `APP_BUNDLE_DIR` names one.
 
 use crate::bench::{Server, sign_up, wrk_for};
 use crate::cmd::{bundle, step};
@@ -39,7 +40,11 @@ pub fn soak(root: &Path, args: &[String]) -> Result<()> {
         &[("wrk", "wrk"), ("curl", "curl")],
         "the soak drives the server with wrk",
     )?;
-    let bundle_dir = bundle(root)?;
+    // A bundle built already (as the browser tests take it), else a fresh one.
+    let bundle_dir = match std::env::var_os("APP_BUNDLE_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => bundle(root)?,
+    };
     step("soak (wrk on loopback)");
     let server = Server::start(&bundle_dir)?;
     let rss_idle = server.rss_mib()?;
