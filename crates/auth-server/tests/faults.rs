@@ -226,6 +226,7 @@ async fn jwks_endpoint_faults_keep_known_keys_working_and_the_server_responsive(
     };
     assert_eq!(me(fresh_token()).await.0, 200, "warm-up");
 
+    let peak_before = peak_rss_kib();
     let faults = [
         ("HTTP 503", Jwks::Status(503)),
         ("connection closed", Jwks::Reset),
@@ -288,9 +289,15 @@ async fn jwks_endpoint_faults_keep_known_keys_working_and_the_server_responsive(
         ));
         assert!(store.is_empty());
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Memory stayed bounded: dozens of 10 MB and 64 MB answers were fetched, yet the process's
+    // peak RSS grew by far less than one of them (each fetch holds at most the 1 MiB cap).
     let written = endpoint.written.load(Ordering::SeqCst);
-    eprintln!("body bytes the server managed to write in all: {written}");
+    let grown_mib = (peak_rss_kib() - peak_before) / 1024;
+    eprintln!(
+        "the JWKS server pushed {} MiB of oversize bodies; the peak RSS grew by {grown_mib} MiB",
+        written / (1024 * 1024)
+    );
+    assert!(grown_mib < 32, "peak RSS grew by {grown_mib} MiB");
 
     // Back to normal: a new key is picked up again (once a fetch still in flight has failed).
     let b = TestKey::es256_b();
@@ -303,6 +310,18 @@ async fn jwks_endpoint_faults_keep_known_keys_working_and_the_server_responsive(
         }
         assert!(Instant::now() < deadline, "the new key was never picked up");
     }
+}
+
+/// The process's peak resident set size (`VmHWM`), in KiB.
+fn peak_rss_kib() -> i64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 // ---- database faults -----------------------------------------------------------------------
