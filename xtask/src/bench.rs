@@ -51,14 +51,14 @@ pub fn bench(root: &Path) -> Result<()> {
 }
 
 /// The release server on a free port with a fresh SQLite file; killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     base: String,
     data: PathBuf,
 }
 
 impl Server {
-    fn start(bundle_dir: &Path) -> Result<Self> {
+    pub(crate) fn start(bundle_dir: &Path) -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let base = format!("http://127.0.0.1:{port}");
         let data = std::env::temp_dir().join(format!("app-bench-{}", std::process::id()));
@@ -89,12 +89,12 @@ impl Server {
         Ok(server)
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Resident set size in MiB, from /proc.
-    fn rss_mib(&self) -> Result<f64> {
+    pub(crate) fn rss_mib(&self) -> Result<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let kib: f64 = status
             .lines()
@@ -115,10 +115,10 @@ impl Drop for Server {
 
 /// One wrk result.
 #[derive(Debug, Clone, Copy)]
-struct Load {
-    rps: f64,
-    p50_us: f64,
-    p99_us: f64,
+pub(crate) struct Load {
+    pub(crate) rps: f64,
+    pub(crate) p50_us: f64,
+    pub(crate) p99_us: f64,
 }
 
 fn load_table(server: &Server, bundle_dir: &Path) -> Result<String> {
@@ -175,7 +175,7 @@ fn load_table(server: &Server, bundle_dir: &Path) -> Result<String> {
 }
 
 /// Signs a user up and returns the session JWT from the `__session` cookie.
-fn sign_up(server: &Server) -> Result<String> {
+pub(crate) fn sign_up(server: &Server) -> Result<String> {
     let body = format!(r#"{{"email":"bench@example.com","password":"{PASSWORD}","name":"Bench"}}"#);
     let out = command("curl")
         .args(["-s", "-D", "-", "-o", "/dev/null", "-X", "POST"])
@@ -219,11 +219,23 @@ fn me_under_sign_ins(server: &Server, bearer: &str) -> Result<Load> {
 
 /// Runs wrk against `url` and parses requests/s and the p50/p99 latencies.
 fn wrk(url: &str, headers: &[&str]) -> Result<Load> {
+    wrk_for(url, headers, SECONDS, CONNECTIONS, 2).map(|(load, _)| load)
+}
+
+/// [`wrk`] for `seconds` with `connections` over `threads`; also returns wrk's full output (its
+/// error lines: `Non-2xx or 3xx responses`, `Socket errors`).
+pub(crate) fn wrk_for(
+    url: &str,
+    headers: &[&str],
+    seconds: u32,
+    connections: u32,
+    threads: u32,
+) -> Result<(Load, String)> {
     let mut cmd = command("wrk");
     cmd.args([
-        "-t2",
-        &format!("-c{CONNECTIONS}"),
-        &format!("-d{SECONDS}s"),
+        &format!("-t{threads}"),
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
         "--latency",
     ]);
     for h in headers {
@@ -250,11 +262,14 @@ fn wrk(url: &str, headers: &[&str]) -> Result<Load> {
         .and_then(duration_us)
         .context("no p99 in wrk output")?;
     eprintln!("  {url}: {rps:.0} req/s, p50 {p50_us:.0} µs, p99 {p99_us:.0} µs");
-    Ok(Load {
-        rps,
-        p50_us,
-        p99_us,
-    })
+    Ok((
+        Load {
+            rps,
+            p50_us,
+            p99_us,
+        },
+        text.into_owned(),
+    ))
 }
 
 /// wrk's durations: `812.00us`, `1.23ms`, `2.01s`.
@@ -307,7 +322,7 @@ fn find_wasm(dir: &Path) -> Result<PathBuf> {
 }
 
 /// `curl`'s HTTP status for a GET.
-fn curl_status(url: &str) -> Result<u16> {
+pub(crate) fn curl_status(url: &str) -> Result<u16> {
     let out = command("curl")
         .args([
             "-s",

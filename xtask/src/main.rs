@@ -6,6 +6,8 @@
 
 mod bench;
 mod cmd;
+mod fuzz;
+mod soak;
 mod template;
 mod tools;
 
@@ -24,6 +26,8 @@ Commands:
   template-check   generate a new app from this checkout (dx new), check its names, build and
                    test it (part of `test`)
   bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md)
+  fuzz             cargo-fuzz targets, 120 s each (--seconds N; --smoke: 25 s each), docs/security.md
+  soak             60 s of saturation on /api/me and /dashboard: zero errors, RSS within 10 %
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
   help             this text
 ";
@@ -54,6 +58,8 @@ fn run() -> Result<()> {
             tools::ensure_build_tools(&root)?;
             template::check(&root)
         }
+        Some("fuzz") => fuzz::fuzz(&root, &args[1..]),
+        Some("soak") => soak::soak(&root, &args[1..]),
         Some("install-tools") => {
             tools::ensure_build_tools(&root)?;
             tools::ensure_browser()?;

@@ -5,6 +5,7 @@
 //! and passes its folder in `APP_BUNDLE_DIR`.
 
 pub mod http;
+pub mod process;
 pub mod ui;
 
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};

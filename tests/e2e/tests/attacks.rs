@@ -2428,3 +2428,29 @@ async fn password_spraying_from_one_address_is_rate_limited() {
     let (status, ..) = attempt(&server, "sprayed@example.com", PASSWORD).await;
     assert_eq!(status, 429, "the 11th attempt from one address is refused");
 }
+
+/// A burst of concurrent guesses against one account: each is counted before its (slow) password
+/// check, so no more than the budget (10) get an answer other than 429.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parallel_burst_of_guesses_cannot_overshoot_the_limit() {
+    // Each request poses as another address: only the per-account limit is under test here.
+    let server =
+        AppServer::start_with_env(&[("AUTH_TRUSTED_IP_HEADER", CLIENT_ADDRESS_HEADER)]).await;
+    sign_up(&server, "burst@example.com", PASSWORD, "Burst").await;
+    let guesses = (0..40).map(|i| {
+        let server = &server;
+        async move {
+            attempt(server, "burst@example.com", &format!("parallel guess {i}"))
+                .await
+                .0
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + limited, statuses.len(), "{statuses:?}");
+    assert!(
+        checked <= 10,
+        "{checked} guesses were checked: {statuses:?}"
+    );
+}

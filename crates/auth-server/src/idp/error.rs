@@ -44,7 +44,7 @@ impl IdpError {
                         | sqlx::Error::Tls(_)
                         | sqlx::Error::WorkerCrashed
                         | sqlx::Error::Protocol(_)
-                ) || matches!(e, sqlx::Error::Database(d) if is_unavailable_code(d.code().as_deref()))
+                ) || matches!(e, sqlx::Error::Database(d) if is_unavailable_db_error(d.as_ref()))
             }
             _ => false,
         }
@@ -56,16 +56,30 @@ impl IdpError {
     }
 }
 
-/// SQLSTATE / SQLite codes that mean "try again later" rather than "bug".
-fn is_unavailable_code(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        // SQLite: SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN
-        Some("5" | "6" | "10" | "13" | "14")
-            // PostgreSQL: connection exceptions, insufficient resources, operator intervention,
-            // and a missing database (it was dropped under us).
-            | Some("3D000")
-    ) || code.is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57"))
+/// Whether a database error means "try again later" rather than "bug".
+fn is_unavailable_db_error(e: &(dyn sqlx::error::DatabaseError + 'static)) -> bool {
+    let code = e.code();
+    if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // SQLite reports extended result codes (`SQLITE_IOERR_WRITE` is 778, `SQLITE_BUSY_SNAPSHOT`
+        // 517, …); the primary code is the low byte.
+        return code
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| is_unavailable_sqlite_code(c & 0xff));
+    }
+    is_unavailable_sqlstate(code.as_deref())
+}
+
+/// SQLite primary result codes: BUSY, LOCKED, READONLY (the file or its folder cannot be
+/// written), IOERR, FULL, CANTOPEN.
+fn is_unavailable_sqlite_code(primary: i32) -> bool {
+    matches!(primary, 5 | 6 | 8 | 10 | 13 | 14)
+}
+
+/// PostgreSQL SQLSTATEs: connection exceptions, insufficient resources, operator intervention,
+/// and a missing database (it was dropped under us).
+fn is_unavailable_sqlstate(code: Option<&str>) -> bool {
+    code == Some("3D000")
+        || code.is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57"))
 }
 
 /// An HTTP error answer: a status and a fixed message, plus a form error code for redirects.
@@ -193,5 +207,33 @@ impl IntoResponse for ApiError {
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_extended_codes_map_to_their_primary_code() {
+        // IOERR_WRITE, BUSY_SNAPSHOT, READONLY_DBMOVED, CANTOPEN_ISDIR, LOCKED_SHAREDCACHE.
+        for extended in [778, 517, 1032, 526, 262, 5, 8, 10, 13] {
+            assert!(is_unavailable_sqlite_code(extended & 0xff), "{extended}");
+        }
+        // CONSTRAINT_UNIQUE, ERROR, MISUSE: bugs, not outages.
+        for other in [2067, 1, 21, 19] {
+            assert!(!is_unavailable_sqlite_code(other & 0xff), "{other}");
+        }
+    }
+
+    #[test]
+    fn postgres_sqlstates() {
+        for code in ["08006", "08001", "53300", "57P01", "3D000"] {
+            assert!(is_unavailable_sqlstate(Some(code)), "{code}");
+        }
+        for code in ["23505", "42P01", "22001"] {
+            assert!(!is_unavailable_sqlstate(Some(code)), "{code}");
+        }
+        assert!(!is_unavailable_sqlstate(None));
     }
 }

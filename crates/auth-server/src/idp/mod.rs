@@ -19,6 +19,8 @@ pub mod config;
 pub mod cookies;
 pub mod csrf;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 pub mod password;
 pub mod rate_limit;

@@ -42,28 +42,11 @@ impl RateLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Err(retry_after)` when the key has used up its failures.
-    pub fn check(&self, kind: LimitKind, key: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut map = self.lock();
-        let Some(log) = map.get_mut(&(kind, key.to_owned())) else {
-            return Ok(());
-        };
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            log.pop_front();
-        }
-        if log.len() >= self.max_failures {
-            let oldest = log.front().copied().unwrap_or(now);
-            return Err((oldest + self.window).saturating_duration_since(now));
-        }
-        Ok(())
-    }
-
-    /// Records one failure.
-    pub fn record_failure(&self, kind: LimitKind, key: &str) {
+    /// Counts one attempt for the key, unless it has used up its budget: then `Err(retry_after)`
+    /// and nothing is counted. Check and count happen under one lock, so a burst of concurrent
+    /// attempts cannot all pass a check made before any of them failed; an attempt that turns
+    /// out not to be a failure is given back with [`refund`](Self::refund).
+    pub fn try_acquire(&self, kind: LimitKind, key: &str) -> Result<(), Duration> {
         let now = Instant::now();
         let window = self.window;
         let mut map = self.lock();
@@ -71,9 +54,29 @@ impl RateLimiter {
             map.retain(|_, log| log.back().is_some_and(|t| now.duration_since(*t) < window));
         }
         let log = map.entry((kind, key.to_owned())).or_default();
-        log.push_back(now);
-        while log.len() > self.max_failures {
+        while log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             log.pop_front();
+        }
+        if log.len() >= self.max_failures {
+            let oldest = log.front().copied().unwrap_or(now);
+            return Err((oldest + window).saturating_duration_since(now));
+        }
+        log.push_back(now);
+        Ok(())
+    }
+
+    /// Gives back one attempt counted by [`try_acquire`](Self::try_acquire) (it succeeded, or
+    /// failed for a reason that is not the caller's, such as the database being down).
+    pub fn refund(&self, kind: LimitKind, key: &str) {
+        let mut map = self.lock();
+        if let Some(log) = map.get_mut(&(kind, key.to_owned())) {
+            log.pop_back();
+            if log.is_empty() {
+                map.remove(&(kind, key.to_owned()));
+            }
         }
     }
 
@@ -91,23 +94,55 @@ mod tests {
     fn blocks_after_max_and_recovers() {
         let l = RateLimiter::new(3, Duration::from_millis(200));
         for _ in 0..3 {
-            assert!(l.check(LimitKind::Account, "a").is_ok());
-            l.record_failure(LimitKind::Account, "a");
+            assert!(l.try_acquire(LimitKind::Account, "a").is_ok());
         }
-        let retry = l.check(LimitKind::Account, "a").unwrap_err();
+        let retry = l.try_acquire(LimitKind::Account, "a").unwrap_err();
         assert!(retry <= Duration::from_millis(200) && retry > Duration::ZERO);
         assert!(
-            l.check(LimitKind::Address, "a").is_ok(),
+            l.try_acquire(LimitKind::Address, "a").is_ok(),
             "kinds are separate"
         );
         assert!(
-            l.check(LimitKind::Account, "b").is_ok(),
+            l.try_acquire(LimitKind::Account, "b").is_ok(),
             "keys are separate"
         );
         std::thread::sleep(Duration::from_millis(220));
-        assert!(l.check(LimitKind::Account, "a").is_ok(), "window slides");
-        l.record_failure(LimitKind::Account, "a");
+        assert!(
+            l.try_acquire(LimitKind::Account, "a").is_ok(),
+            "window slides"
+        );
         l.reset(LimitKind::Account, "a");
-        assert!(l.check(LimitKind::Account, "a").is_ok());
+        assert!(l.try_acquire(LimitKind::Account, "a").is_ok());
+    }
+
+    #[test]
+    fn refunds_give_attempts_back() {
+        let l = RateLimiter::new(2, Duration::from_secs(60));
+        for _ in 0..5 {
+            l.try_acquire(LimitKind::Address, "ip").unwrap();
+            l.refund(LimitKind::Address, "ip");
+        }
+        l.try_acquire(LimitKind::Address, "ip").unwrap();
+        l.try_acquire(LimitKind::Address, "ip").unwrap();
+        assert!(l.try_acquire(LimitKind::Address, "ip").is_err());
+    }
+
+    #[test]
+    fn concurrent_attempts_never_exceed_the_budget() {
+        let l = std::sync::Arc::new(RateLimiter::new(10, Duration::from_secs(60)));
+        let admitted: usize = (0..8)
+            .map(|_| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .filter(|_| l.try_acquire(LimitKind::Account, "victim").is_ok())
+                        .count()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(admitted, 10);
     }
 }

@@ -58,33 +58,33 @@ async fn method_not_allowed() -> Response {
 // ---- request bodies -------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Json,
     Form,
 }
 
 #[derive(Debug, Deserialize)]
-struct SignUpInput {
-    email: String,
-    password: String,
+pub(crate) struct SignUpInput {
+    pub(crate) email: String,
+    pub(crate) password: String,
     #[serde(default)]
-    name: String,
+    pub(crate) name: String,
     #[serde(default)]
-    redirect_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-struct SignInInput {
-    email: String,
-    password: String,
+pub(crate) struct SignInInput {
+    pub(crate) email: String,
+    pub(crate) password: String,
     #[serde(default)]
-    redirect_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct SignOutInput {
+pub(crate) struct SignOutInput {
     #[serde(default)]
-    redirect_url: Option<String>,
+    pub(crate) redirect_url: Option<String>,
 }
 
 /// Reads and parses the body: 413 when too large, 415 for other content types, 400 for malformed
@@ -108,23 +108,33 @@ async fn read_body<T: DeserializeOwned>(
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
+        .and_then(|v| v.to_str().ok());
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TOO_LARGE)?;
+    parse_body(content_type, &bytes, empty_ok)
+}
+
+/// The pure half of [`read_body`]: picks the format from the `Content-Type` value and parses
+/// the bytes (no I/O, no size check: the caller bounds the bytes).
+pub(crate) fn parse_body<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    bytes: &[u8],
+    empty_ok: bool,
+) -> Result<(T, Format), ApiError> {
+    let content_type = content_type.map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
     let format = match content_type.as_deref() {
         Some("application/json") => Some(Format::Json),
         Some(t) if t.starts_with("application/") && t.ends_with("+json") => Some(Format::Json),
         Some("application/x-www-form-urlencoded") => Some(Format::Form),
         _ => None,
     };
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::TOO_LARGE)?;
     let format = match format {
         Some(f) => f,
         None if empty_ok && bytes.is_empty() => Format::Json,
@@ -132,9 +142,9 @@ async fn read_body<T: DeserializeOwned>(
     };
     let value = match format {
         Format::Json if bytes.is_empty() && empty_ok => serde_json::from_slice(b"{}"),
-        Format::Json => serde_json::from_slice(&bytes),
+        Format::Json => serde_json::from_slice(bytes),
         Format::Form => {
-            return serde_urlencoded::from_bytes(&bytes)
+            return serde_urlencoded::from_bytes(bytes)
                 .map(|v| (v, format))
                 .map_err(|_| ApiError::UNPROCESSABLE);
         }
@@ -144,6 +154,40 @@ async fn read_body<T: DeserializeOwned>(
         Err(e) if e.classify() == serde_json::error::Category::Data => Err(ApiError::UNPROCESSABLE),
         Err(_) => Err(ApiError::BAD_REQUEST),
     }
+}
+
+/// The sign-up fields after normalisation and validation: the email (trimmed, lowercased,
+/// checked) and the name (trimmed, at most [`MAX_NAME_CHARS`], no control characters). The
+/// password is checked against the policy and left as typed.
+pub(crate) fn validate_sign_up(input: &SignUpInput) -> Result<(String, String), ApiError> {
+    let email = normalise_email(&input.email);
+    if !is_valid_email(&email) {
+        return Err(ApiError::INVALID_EMAIL);
+    }
+    if !password_acceptable(&input.password, &email) {
+        return Err(ApiError::INVALID_PASSWORD);
+    }
+    let name = input.name.trim().to_owned();
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::INVALID_NAME);
+    }
+    Ok((email, name))
+}
+
+/// The sign-in lookup key and the password actually checked: the normalised email, whether the
+/// input is plausible enough to look the account up at all, and the password cut to
+/// [`MAX_PASSWORD_CHARS`](super::password::MAX_PASSWORD_CHARS) characters (hashing work is
+/// bounded whatever was sent).
+pub(crate) fn sign_in_key(input: &SignInInput) -> (String, bool, String) {
+    let email = normalise_email(&input.email);
+    let plausible = is_valid_email(&email)
+        && input.password.chars().count() <= super::password::MAX_PASSWORD_CHARS;
+    let password = input
+        .password
+        .chars()
+        .take(super::password::MAX_PASSWORD_CHARS)
+        .collect();
+    (email, plausible, password)
 }
 
 // ---- responses ------------------------------------------------------------------------------
@@ -286,17 +330,7 @@ async fn do_sign_up(
     parts: &Parts,
     input: SignUpInput,
 ) -> Result<(User, auth_types::SessionClaims, Vec<HeaderValue>), ApiError> {
-    let email = normalise_email(&input.email);
-    if !is_valid_email(&email) {
-        return Err(ApiError::INVALID_EMAIL);
-    }
-    if !password_acceptable(&input.password, &email) {
-        return Err(ApiError::INVALID_PASSWORD);
-    }
-    let name = input.name.trim().to_owned();
-    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(ApiError::INVALID_NAME);
-    }
+    let (email, name) = validate_sign_up(&input)?;
     // Cheap pre-check so a taken email does not cost a hash; the unique constraint still decides.
     if inner.store.user_by_email(&email).await?.is_some() {
         return Err(ApiError::EMAIL_TAKEN);
@@ -317,12 +351,14 @@ async fn do_sign_up(
             session: issued.row(agent.as_deref()),
         })
         .await?;
-    let user = inner
-        .store
-        .user_by_id(&user_id)
-        .await?
-        .ok_or_else(|| IdpError::Internal("new user vanished".into()))?
-        .user;
+    let Some(record) = inner.store.user_by_id(&user_id).await? else {
+        // The store acknowledged the insert but cannot show the row: it is failing (seen with a
+        // SQLite file that became read-only under the server). Not acknowledged: the client
+        // retries, and finds the account either created or free.
+        tracing::warn!("a new account is not readable right after its creation; answering 503");
+        return Err(ApiError::UNAVAILABLE);
+    };
+    let user = record.user;
     let (claims, cookies) = start_session(inner, &user, &issued).await?;
     Ok((user, claims, cookies))
 }
@@ -349,44 +385,41 @@ async fn do_sign_in(
     parts: &Parts,
     input: SignInInput,
 ) -> Result<(User, auth_types::SessionClaims, Vec<HeaderValue>), ApiError> {
-    let email = normalise_email(&input.email);
+    let (email, plausible, password) = sign_in_key(&input);
     let address = client_address(inner, parts);
     let keys = [
         (LimitKind::Address, address.as_ref()),
         (LimitKind::Account, Some(&email)),
     ];
+    // Every attempt is counted before the (slow) password check, so concurrent guesses cannot
+    // overshoot the budget; a success, or a failure that is ours (store down), is given back.
+    let mut counted: Vec<(LimitKind, &str)> = Vec::new();
     for (kind, key) in keys
         .into_iter()
         .filter_map(|(kind, key)| Some((kind, key?)))
     {
-        if let Err(wait) = inner.limiter.check(kind, key) {
+        if let Err(wait) = inner.limiter.try_acquire(kind, key) {
+            for (kind, key) in counted {
+                inner.limiter.refund(kind, key);
+            }
             return Err(ApiError::rate_limited(wait.as_secs() + 1));
         }
+        counted.push((kind, key));
     }
-    let plausible = is_valid_email(&email) && input.password.chars().count() <= 256;
-    let credential = if plausible {
-        inner.store.credential_by_email(&email).await?
-    } else {
-        None
-    };
-    let (user_id, hash) = match credential {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
-    };
-    // Unknown accounts are verified against a dummy hash: same time, same answer.
-    let password: String = input.password.chars().take(256).collect();
-    let ok = inner.passwords.verify(password, hash).await?;
-    let user = match (ok, user_id) {
-        (true, Some(id)) => inner.store.user_by_id(&id).await?.map(|r| r.user),
-        _ => None,
-    };
-    let Some(user) = user else {
-        if let Some(address) = &address {
-            inner.limiter.record_failure(LimitKind::Address, address);
+    let checked = check_credentials(inner, &email, plausible, password).await;
+    let user = match checked {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(ApiError::INVALID_CREDENTIALS),
+        Err(e) => {
+            for (kind, key) in counted {
+                inner.limiter.refund(kind, key);
+            }
+            return Err(e);
         }
-        inner.limiter.record_failure(LimitKind::Account, &email);
-        return Err(ApiError::INVALID_CREDENTIALS);
     };
+    if let Some(address) = &address {
+        inner.limiter.refund(LimitKind::Address, address);
+    }
     inner.limiter.reset(LimitKind::Account, &email);
     // The session these cookies pointed at (if any) is replaced: revoke it rather than leave it
     // orphaned.
@@ -567,4 +600,28 @@ async fn openid_configuration(State(inner): State<AppState>) -> Response {
         "claims_supported": ["iss", "sub", "sid", "iat", "nbf", "exp", "roles", "permissions"],
     }))
     .into_response()
+}
+
+/// The account behind an email and password, or `None` (unknown email and wrong password take
+/// the same time: unknown accounts are verified against a dummy hash).
+async fn check_credentials(
+    inner: &Inner,
+    email: &str,
+    plausible: bool,
+    password: String,
+) -> Result<Option<User>, ApiError> {
+    let credential = if plausible {
+        inner.store.credential_by_email(email).await?
+    } else {
+        None
+    };
+    let (user_id, hash) = match credential {
+        Some((id, hash)) => (Some(id), Some(hash)),
+        None => (None, None),
+    };
+    let ok = inner.passwords.verify(password, hash).await?;
+    Ok(match (ok, user_id) {
+        (true, Some(id)) => inner.store.user_by_id(&id).await?.map(|r| r.user),
+        _ => None,
+    })
 }

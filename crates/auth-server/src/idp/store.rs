@@ -149,35 +149,41 @@ impl Store {
         let now = now();
         let roles =
             serde_json::to_string(a.roles).map_err(|e| IdpError::Internal(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, email, name, image_url, created_at, updated_at, \
-             public_metadata, private_metadata, roles) \
-             VALUES ($1, $2, $3, NULL, $4, $4, '{}', '{}', $5)",
-        )
-        .bind(a.user_id)
-        .bind(a.email)
-        .bind(a.name)
-        .bind(now)
-        .bind(roles)
-        .execute(&mut *tx)
-        .await
-        .map_err(IdpError::from);
-        match inserted {
-            Err(e) if e.is_unique_violation() => return Err(IdpError::EmailTaken),
-            other => other?,
-        };
-        sqlx::query(
-            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)",
-        )
-        .bind(a.user_id)
-        .bind(a.password_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_session(&mut tx, a.user_id, &a.session, now).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO users (id, email, name, image_url, created_at, updated_at, \
+                 public_metadata, private_metadata, roles) \
+                 VALUES ($1, $2, $3, NULL, $4, $4, '{}', '{}', $5)",
+            )
+            .bind(a.user_id)
+            .bind(a.email)
+            .bind(a.name)
+            .bind(now)
+            .bind(roles)
+            .execute(&mut *tx)
+            .await
+            .map_err(IdpError::from);
+            match inserted {
+                Err(e) if e.is_unique_violation() => return Err(IdpError::EmailTaken),
+                other => other?,
+            };
+            sqlx::query(
+                "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)",
+            )
+            .bind(a.user_id)
+            .bind(a.password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            insert_session(&mut tx, a.user_id, &a.session, now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        release(conn, &result).await;
+        result
     }
 
     /// The user id and password hash for an email, if the account exists.
@@ -276,21 +282,27 @@ impl Store {
 
     /// Deletes the user with its credential and sessions (so every refresh fails at once).
     pub(crate) async fn delete_user(&self, id: &str) -> Result<bool, IdpError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM credentials WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM credentials WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(done.rows_affected() > 0)
+        }
+        .await;
+        release(conn, &result).await;
+        result
     }
 
     // ---- sessions -------------------------------------------------------------------------
@@ -300,10 +312,16 @@ impl Store {
         user_id: &str,
         session: &NewSession<'_>,
     ) -> Result<(), IdpError> {
-        let mut tx = self.pool.begin().await?;
-        insert_session(&mut tx, user_id, session, now()).await?;
-        tx.commit().await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            insert_session(&mut tx, user_id, session, now()).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        release(conn, &result).await;
+        result
     }
 
     pub(crate) async fn session_by_refresh_hash(
@@ -413,29 +431,51 @@ impl Store {
         retire: bool,
     ) -> Result<(), IdpError> {
         let now = now();
-        let mut tx = self.pool.begin().await?;
-        if retire {
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            if retire {
+                sqlx::query(
+                    "UPDATE signing_keys SET current_marker = NULL, retired_at = $1 \
+                     WHERE current_marker = 1",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             sqlx::query(
-                "UPDATE signing_keys SET current_marker = NULL, retired_at = $1 \
-                 WHERE current_marker = 1",
+                "INSERT INTO signing_keys (kid, alg, private_key_pem, public_jwk, created_at, \
+                 retired_at, current_marker) VALUES ($1, $2, $3, $4, $5, NULL, 1)",
             )
+            .bind(kid)
+            .bind(alg)
+            .bind(private_key_pem)
+            .bind(public_jwk)
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
+            Ok(())
         }
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, private_key_pem, public_jwk, created_at, \
-             retired_at, current_marker) VALUES ($1, $2, $3, $4, $5, NULL, 1)",
-        )
-        .bind(kid)
-        .bind(alg)
-        .bind(private_key_pem)
-        .bind(public_jwk)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await;
+        release(conn, &result).await;
+        result
+    }
+}
+
+/// Hands a transaction's connection back to the pool, or closes it when the transaction failed
+/// for another reason than a constraint. After a failed `COMMIT` (SQLite rolls back by itself on
+/// an I/O error, e.g. a file that became read-only) sqlx still counts the transaction as open on
+/// that connection; reused, its next "transaction" would be a savepoint whose rollback leaves a
+/// real transaction open for good (stale reads, `SQLITE_BUSY_SNAPSHOT` on every write). A fresh
+/// connection has none of that.
+async fn release<T>(conn: sqlx::pool::PoolConnection<sqlx::Any>, result: &Result<T, IdpError>) {
+    if let Err(e) = result
+        && !matches!(e, IdpError::EmailTaken)
+        && !e.is_unique_violation()
+    {
+        tracing::warn!(error = %e, "closing a database connection after a failed transaction");
+        let _ = conn.close().await;
     }
 }
 
