@@ -83,6 +83,8 @@ pub fn test(root: &Path) -> Result<()> {
     step("unit, integration and doc tests");
     run(command("cargo").args(["test", "--workspace", "--exclude", "e2e"]))?;
 
+    crate::fuzz::smoke(root)?;
+
     crate::template::check(root)?;
 
     let bundle = bundle(root)?;
