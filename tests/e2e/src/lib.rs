@@ -24,7 +24,7 @@ pub struct AppServer {
     pub base_url: String,
     binary: PathBuf,
     database_url: String,
-    _data_dir: TempDir,
+    _data_dir: process::DataDir,
 }
 
 impl AppServer {
@@ -43,7 +43,7 @@ impl AppServer {
         let binary = bundle.join("server");
         assert!(binary.is_file(), "no server binary at {}", binary.display());
         let port = free_port();
-        let data_dir = TempDir::new("app-data");
+        let data_dir = process::DataDir::new("app-data");
         let database_url = format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display());
         let mut command = Command::new(&binary);
         // `cargo test` sets CARGO_MANIFEST_DIR & co.; a Dioxus server that sees them believes it
@@ -121,7 +121,7 @@ impl Drop for AppServer {
 pub struct Browser {
     driver: Child,
     client: Option<Client>,
-    _profile: TempDir,
+    _profile: process::DataDir,
 }
 
 impl Browser {
@@ -138,7 +138,7 @@ impl Browser {
         .expect(
             "could not start chromedriver (install chromium-driver, or run `cargo xtask test`)",
         );
-        let profile = TempDir::new("chromium-profile");
+        let profile = process::DataDir::new("chromium-profile");
         let mut browser = Self {
             driver,
             client: None,
@@ -311,24 +311,3 @@ async fn wait_for_http(base_url: &str) {
     }
 }
 
-/// A temporary directory removed on drop.
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(prefix: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
