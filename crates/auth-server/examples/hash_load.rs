@@ -1,8 +1,11 @@
-//! Memory and latency of a burst of sign-ins, without the release bundle or `wrk`: 64 concurrent
-//! password verifications (the production argon2id cost), repeated for a few rounds, through
-//! [`Passwords`] on a server-like tokio runtime. Prints the process's resident memory (VmRSS)
-//! before and after, and the p99 latency of small "requests" (32 closed-loop tasks on the same
-//! runtime, each a yield plus a SHA-256 of 2 KiB) alone and during the burst.
+//! Memory and latency of a burst of sign-ins, without the release bundle or `wrk`, through
+//! [`Passwords`] with the production argon2id cost on a server-like tokio runtime:
+//!
+//! 1. memory: 3 rounds of 64 concurrent password verifications; the process's resident memory
+//!    (VmRSS) before and after, and the sign-in throughput;
+//! 2. latency: a loopback HTTP server (`GET /ping`, a SHA-256 of 2 KiB) driven by 32 keep-alive
+//!    connections from a client runtime on two threads of its own (as `wrk -t2 -c32`), for a few
+//!    seconds alone and then while 64 verifications are kept in flight; p50 and p99 of each.
 //!
 //! ```sh
 //! cargo run --release -p auth-server --example hash_load                # as shipped
@@ -17,6 +20,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier 
 use argon2::{Algorithm, Argon2, Params, Version};
 use auth_server::idp::PasswordParams;
 use auth_server::idp::password::Passwords;
+use axum::{Router, routing::get};
 use rand_core::OsRng;
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
@@ -26,7 +30,8 @@ use tokio::sync::Semaphore;
 
 const SIGN_INS: usize = 64;
 const ROUNDS: usize = 3;
-const PROBES: usize = 32;
+const CONNECTIONS: usize = 32;
+const LOAD: Duration = Duration::from_secs(4);
 const PASSWORD: &str = "correct horse battery";
 
 fn main() {
@@ -53,30 +58,25 @@ async fn run(stock: bool, permits: usize, cores: usize) {
         "pooled"
     };
     println!("{mode}, {permits} permit(s), {cores} core(s)");
+
+    // 1. Memory.
     let start = rss_mib();
     let hasher = Hasher::new(stock, permits).await;
     let hash = hasher.hash().await;
     let ready = rss_mib();
-
-    let alone = probe(Duration::from_secs(2), async {}).await;
-
     let began = Instant::now();
-    let during = probe(Duration::ZERO, async {
-        for _ in 0..ROUNDS {
-            let mut all = tokio::task::JoinSet::new();
-            for _ in 0..SIGN_INS {
-                let (hasher, hash) = (hasher.clone(), hash.clone());
-                all.spawn(async move { hasher.verify(hash).await });
-            }
-            while let Some(ok) = all.join_next().await {
-                assert!(ok.expect("task"), "verification failed");
-            }
+    for _ in 0..ROUNDS {
+        let mut all = tokio::task::JoinSet::new();
+        for _ in 0..SIGN_INS {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            all.spawn(async move { hasher.verify(hash).await });
         }
-    })
-    .await;
+        while let Some(ok) = all.join_next().await {
+            assert!(ok.expect("task"), "verification failed");
+        }
+    }
     let took = began.elapsed();
     let after = rss_mib();
-
     let n = SIGN_INS * ROUNDS;
     println!(
         "VmRSS: {start:.1} MiB at start, {ready:.1} MiB with the hasher ready, {after:.1} MiB \
@@ -87,45 +87,98 @@ async fn run(stock: bool, permits: usize, cores: usize) {
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64()
     );
-    println!(
-        "probe p50 / p99: alone {:.0} / {:.0} µs, during the sign-ins {:.0} / {:.0} µs; \
-         p99 ratio {:.2}×",
-        alone.0,
-        alone.1,
-        during.0,
-        during.1,
-        during.1 / alone.1
+
+    // 2. Latency.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/ping", listener.local_addr().expect("address"));
+    let app = Router::new().route(
+        "/ping",
+        get(|| async { format!("{:x}", Sha256::digest([7u8; 2048])) }),
     );
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+
+    let alone = drive(url.clone()).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut sign_ins = tokio::task::JoinSet::new();
+    for _ in 0..SIGN_INS {
+        let (hasher, hash, stop) = (hasher.clone(), hash.clone(), Arc::clone(&stop));
+        sign_ins.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                assert!(hasher.verify(hash.clone()).await);
+            }
+        });
+    }
+    let during = drive(url).await;
+    stop.store(true, Ordering::Relaxed);
+    while let Some(done) = sign_ins.join_next().await {
+        done.expect("sign-in task");
+    }
+    println!(
+        "GET /ping p50 / p99: alone {:.0} / {:.0} µs ({:.0} req/s), during 64 concurrent \
+         sign-ins {:.0} / {:.0} µs ({:.0} req/s); p99 ratio {:.2}×",
+        alone.p50,
+        alone.p99,
+        alone.rps,
+        during.p50,
+        during.p99,
+        during.rps,
+        during.p99 / alone.p99
+    );
+    println!("VmRSS at the end: {:.1} MiB", rss_mib());
 }
 
-/// Runs `PROBES` closed-loop request-like tasks while `load` runs (at least `min`), and returns
-/// their p50 and p99 latency in µs.
-async fn probe(min: Duration, load: impl std::future::Future<Output = ()>) -> (f64, f64) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for i in 0..PROBES {
-        let stop = Arc::clone(&stop);
-        tasks.push(tokio::spawn(async move {
-            let body = vec![i as u8; 2048];
-            let mut latencies = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                tokio::task::yield_now().await;
-                std::hint::black_box(Sha256::digest(&body));
-                latencies.push(t.elapsed().as_secs_f64() * 1e6);
+/// Latency percentiles (µs) and throughput of one load run.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    p50: f64,
+    p99: f64,
+    rps: f64,
+}
+
+/// `CONNECTIONS` closed-loop clients on a runtime of two threads of their own for `LOAD`.
+async fn drive(url: String) -> Load {
+    let client = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("client runtime");
+        rt.block_on(async move {
+            let http = reqwest::Client::new();
+            let deadline = Instant::now() + LOAD;
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..CONNECTIONS {
+                let (http, url) = (http.clone(), url.clone());
+                tasks.spawn(async move {
+                    let mut latencies = Vec::with_capacity(64 * 1024);
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let body = http.get(&url).send().await.expect("GET").bytes().await;
+                        body.expect("body");
+                        latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                    }
+                    latencies
+                });
             }
-            latencies
-        }));
-    }
-    let (_, ()) = tokio::join!(tokio::time::sleep(min), load);
-    stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("probe"));
-    }
+            let mut all = Vec::new();
+            while let Some(l) = tasks.join_next().await {
+                all.extend(l.expect("client task"));
+            }
+            all
+        })
+    });
+    let mut all = tokio::task::spawn_blocking(move || client.join().expect("client thread"))
+        .await
+        .expect("join");
     all.sort_by(f64::total_cmp);
     let at = |q: f64| all[((all.len() - 1) as f64 * q) as usize];
-    (at(0.50), at(0.99))
+    Load {
+        p50: at(0.50),
+        p99: at(0.99),
+        rps: all.len() as f64 / LOAD.as_secs_f64(),
+    }
 }
 
 /// `Passwords` as shipped, or the previous allocating path behind the same semaphore.
