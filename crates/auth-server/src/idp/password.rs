@@ -4,9 +4,11 @@
 //! Each running hash needs `m` KiB of working memory (19 MiB by default). Allocating it per hash
 //! and freeing it afterwards makes glibc raise its dynamic mmap threshold, after which every freed
 //! block stays resident in some heap arena (hundreds of MiB after a burst of sign-ins). So the
-//! memory is allocated once and reused: a pool holds one buffer per permit, a hash takes a buffer
-//! while it holds a permit and returns it when done. Resident memory is therefore bounded by
-//! `permits × m` however many sign-ins arrive.
+//! memory is reused: a pool holds at most one buffer per permit; a hash takes a buffer while it
+//! holds a permit and gives it back when done, for the next sign-in that is already waiting. When
+//! none is waiting the buffer is freed, and it is reserved large enough that glibc maps it on its
+//! own and unmaps it on free (see [`new_buffer`]): resident memory is at most `permits × m` during
+//! a burst of sign-ins and back to the baseline after it.
 //!
 //! Why a pool rather than dedicated hashing threads that each own a buffer: a sign-in that is
 //! cancelled while it waits for a permit (the client went away) never starts its hash, queueing is
@@ -22,6 +24,7 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand_core::OsRng;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Semaphore;
 
@@ -35,18 +38,18 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub struct Passwords {
     params: Params,
     permits: Arc<Semaphore>,
-    /// Working memory for argon2, one buffer per permit at most (allocated on first use, then
-    /// reused for as long as the hasher lives).
-    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Working memory for argon2, one buffer per permit at most, kept only while sign-ins wait.
+    buffers: Arc<Mutex<Buffers>>,
+    /// Hashes requested and not finished yet (waiting for a permit or running).
+    demand: Arc<AtomicUsize>,
     /// A hash of a random password: unknown emails are verified against it so that they take as
     /// long as a wrong password.
     dummy_hash: Arc<str>,
 }
 
 impl Passwords {
-    /// Prepares the hasher (computes the dummy hash once, which allocates the first buffer).
-    /// `max_concurrent` hashes may run at once; each holds `p.memory_kib` KiB for as long as the
-    /// hasher lives.
+    /// Prepares the hasher (computes the dummy hash once). `max_concurrent` hashes may run at
+    /// once; each holds `p.memory_kib` KiB while it runs.
     pub async fn new(p: PasswordParams, max_concurrent: usize) -> Result<Self, IdpError> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| IdpError::Config(format!("invalid argon2 parameters: {e}")))?;
@@ -54,7 +57,8 @@ impl Passwords {
         let mut this = Self {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent)),
-            buffers: Arc::new(Mutex::new(Vec::with_capacity(max_concurrent))),
+            buffers: Arc::new(Mutex::new(Buffers::default())),
+            demand: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::from(""),
         };
         let mut random = [0u8; 24];
@@ -107,6 +111,8 @@ impl Passwords {
         &self,
         f: impl FnOnce(&PooledHasher<'_>) -> T + Send + 'static,
     ) -> Result<T, IdpError> {
+        let _demand = Demand::new(&self.demand);
+        let demand = Arc::clone(&self.demand);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -117,22 +123,70 @@ impl Passwords {
             // The permit lives until the buffer is back in the pool, even when the caller stops
             // waiting, so there are never more buffers than permits. A panic drops the buffer.
             let _permit = permit;
-            let mut memory = buffers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop()
-                .unwrap_or_else(|| vec![Block::default(); blocks]);
+            let lock = || buffers.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut memory = lock().take().unwrap_or_else(|| new_buffer(blocks));
             let result = f(&PooledHasher {
                 memory: RefCell::new(&mut memory),
             });
-            buffers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(memory);
+            lock().give_back(memory, demand.load(Ordering::Acquire));
             result
         })
         .await
         .map_err(|e| IdpError::Internal(format!("hashing task failed: {e}")))
+    }
+}
+
+/// glibc serves an allocation above 32 MiB (the ceiling of its dynamic mmap threshold) with its
+/// own `mmap` and returns it with `munmap` on free, without moving the threshold; smaller blocks,
+/// once one such block has been freed, come from a heap arena and stay resident. A buffer's
+/// capacity is therefore at least that large. Only the first `blocks` blocks are ever written, so
+/// the reservation beyond them is address space, not resident memory.
+const RESERVE_BYTES: usize = 32 * 1024 * 1024 + 64 * 1024;
+
+/// A zeroed argon2 working buffer of `blocks` blocks (see [`RESERVE_BYTES`]).
+fn new_buffer(blocks: usize) -> Vec<Block> {
+    let mut memory = Vec::with_capacity(blocks.max(RESERVE_BYTES.div_ceil(Block::SIZE)));
+    memory.resize(blocks, Block::default());
+    memory
+}
+
+/// The pool: free buffers, and how many are out with a running hash.
+#[derive(Debug, Default)]
+struct Buffers {
+    free: Vec<Vec<Block>>,
+    out: usize,
+}
+
+impl Buffers {
+    fn take(&mut self) -> Option<Vec<Block>> {
+        self.out += 1;
+        self.free.pop()
+    }
+
+    /// Returns a buffer; `demand` counts the requested hashes, the returning one included. Only
+    /// as many free buffers are kept as there are requests that have none yet: the last hash of a
+    /// burst frees them all.
+    fn give_back(&mut self, memory: Vec<Block>, demand: usize) {
+        self.out -= 1;
+        let waiting = demand.saturating_sub(1 + self.out);
+        self.free.push(memory);
+        self.free.truncate(waiting);
+    }
+}
+
+/// Counts one requested hash for as long as it lives (cancellation included).
+struct Demand(Arc<AtomicUsize>);
+
+impl Demand {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -304,10 +358,37 @@ mod tests {
                     .unwrap()
             );
         }
-        // The costlier hash did not replace the pooled buffer.
-        let pool = pw.buffers.lock().unwrap();
-        assert_eq!(pool.len(), 1);
-        assert_eq!(pool[0].len(), 1024);
+        // Nothing waits any more: no buffer is kept.
+        assert!(pw.buffers.lock().unwrap().free.is_empty());
+    }
+
+    /// Free buffers are kept for waiting hashes only, never more than are waiting.
+    #[test]
+    fn pool_keeps_buffers_for_waiters_only() {
+        let mut pool = Buffers::default();
+        assert!(pool.take().is_none());
+        assert!(pool.take().is_none());
+        // Two running, three more waiting: a returned buffer is kept.
+        pool.give_back(new_buffer(8), 5);
+        assert_eq!((pool.free.len(), pool.out), (1, 1));
+        assert!(pool.take().is_some());
+        // Two running, nobody waiting: freed.
+        pool.give_back(new_buffer(8), 2);
+        assert_eq!((pool.free.len(), pool.out), (0, 1));
+        // The last one of the burst.
+        pool.give_back(new_buffer(8), 1);
+        assert_eq!((pool.free.len(), pool.out), (0, 0));
+    }
+
+    /// A buffer from the pool is sized for the configured cost and reserved past glibc's mmap
+    /// ceiling.
+    #[test]
+    fn buffers_are_reserved_for_mmap() {
+        let memory = new_buffer(1024);
+        assert_eq!(memory.len(), 1024);
+        assert!(memory.capacity() * Block::SIZE > 32 * 1024 * 1024);
+        let big = new_buffer(40 * 1024);
+        assert_eq!(big.len(), 40 * 1024);
     }
 
     /// Many hashes and verifications at once share a few buffers without mixing them up, and
@@ -334,6 +415,9 @@ mod tests {
         hashes.sort();
         hashes.dedup();
         assert_eq!(hashes.len(), 24);
-        assert!(pw.buffers.lock().unwrap().len() <= 3);
+        let pool = pw.buffers.lock().unwrap();
+        assert!(pool.free.is_empty());
+        assert_eq!(pool.out, 0);
+        assert_eq!(pw.demand.load(Ordering::Acquire), 0);
     }
 }
