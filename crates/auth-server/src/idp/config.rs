@@ -69,8 +69,8 @@ pub struct IdpConfig {
     /// Password hashing cost.
     pub password: PasswordParams,
     /// `AUTH_MAX_CONCURRENT_HASHES`: how many password hashes may run at once (default: half the
-    /// cores, at least one: the other half keeps serving requests during a burst of sign-ins). Each running hash holds its
-    /// argon2 memory (19 MiB by default) for the life of the server.
+    /// cores, at least one: the other half keeps serving requests during a burst of sign-ins).
+    /// Each running hash holds its argon2 memory (19 MiB by default).
     pub max_concurrent_hashes: usize,
     /// Sign-in throttling.
     pub rate_limit: RateLimitConfig,
@@ -286,8 +286,8 @@ const MAX_CONCURRENT_HASHES_LIMIT: u64 = 256;
 /// A hash is ~30 ms of one core at the default cost. With a permit per core, a burst of sign-ins
 /// takes every core and the requests of signed-in users wait behind it (protected-route p99 ×3.6
 /// during 64 concurrent sign-ins on 2 cores); with half, the other half keeps serving requests,
-/// at the price of half the peak sign-in throughput. Fewer permits also mean less memory: each
-/// keeps one argon2 buffer. `AUTH_MAX_CONCURRENT_HASHES` overrides it (e.g. the core count on a
+/// at the price of half the peak sign-in throughput. Fewer permits also mean less memory during a
+/// burst: each running hash holds one argon2 buffer. `AUTH_MAX_CONCURRENT_HASHES` overrides it (e.g. the core count on a
 /// server that mostly signs people in).
 fn default_max_concurrent_hashes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
