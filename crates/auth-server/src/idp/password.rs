@@ -1,12 +1,31 @@
-//! Password hashing with argon2id on tokio's blocking pool, behind a semaphore so a burst of
-//! sign-ins cannot queue more memory-hard hashes than there are cores.
+//! Password hashing with argon2id on tokio's blocking pool, behind a semaphore that bounds how many
+//! memory-hard hashes run at once.
+//!
+//! Each running hash needs `m` KiB of working memory (19 MiB by default). Allocating it per hash
+//! and freeing it afterwards makes glibc raise its dynamic mmap threshold, after which every freed
+//! block stays resident in some heap arena (hundreds of MiB after a burst of sign-ins). So the
+//! memory is reused: a pool holds at most one buffer per permit; a hash takes a buffer while it
+//! holds a permit and gives it back when done, for the next sign-in that is already waiting. When
+//! none is waiting the buffer is freed, and it is reserved large enough that glibc maps it on its
+//! own and unmaps it on free (see [`new_buffer`]): resident memory is at most `permits × m` during
+//! a burst of sign-ins and back to the baseline after it.
+//!
+//! Why a pool rather than dedicated hashing threads that each own a buffer: a sign-in that is
+//! cancelled while it waits for a permit (the client went away) never starts its hash, queueing is
+//! the semaphore's (fair, FIFO), and there are no threads to start, name or stop: tokio's blocking
+//! pool already exists.
 
 use super::config::PasswordParams;
 use super::error::IdpError;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    self, Decimal, Ident, Output, ParamsString, PasswordHash, PasswordHasher,
+    PasswordVerifier as _, Salt, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand_core::OsRng;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Semaphore;
 
 /// Shortest accepted password (characters).
@@ -19,19 +38,27 @@ pub const MAX_PASSWORD_CHARS: usize = 256;
 pub struct Passwords {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Working memory for argon2, one buffer per permit at most, kept only while sign-ins wait.
+    buffers: Arc<Mutex<Buffers>>,
+    /// Hashes requested and not finished yet (waiting for a permit or running).
+    demand: Arc<AtomicUsize>,
     /// A hash of a random password: unknown emails are verified against it so that they take as
     /// long as a wrong password.
     dummy_hash: Arc<str>,
 }
 
 impl Passwords {
-    /// Prepares the hasher (computes the dummy hash once).
+    /// Prepares the hasher (computes the dummy hash once). `max_concurrent` hashes may run at
+    /// once; each holds `p.memory_kib` KiB while it runs.
     pub async fn new(p: PasswordParams, max_concurrent: usize) -> Result<Self, IdpError> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| IdpError::Config(format!("invalid argon2 parameters: {e}")))?;
+        let max_concurrent = max_concurrent.max(1);
         let mut this = Self {
             params,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            buffers: Arc::new(Mutex::new(Buffers::default())),
+            demand: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::from(""),
         };
         let mut random = [0u8; 24];
@@ -41,52 +68,178 @@ impl Passwords {
         Ok(this)
     }
 
-    fn argon2(params: Params) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-    }
-
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`).
     pub async fn hash(&self, password: String) -> Result<String, IdpError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| IdpError::Internal("hasher closed".into()))?;
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || {
+        self.with_hasher(move |hasher| {
             let salt = SaltString::generate(&mut OsRng);
-            Self::argon2(params)
-                .hash_password(password.as_bytes(), &salt)
+            hasher
+                .hash_password_customized(
+                    password.as_bytes(),
+                    Some(Algorithm::Argon2id.ident()),
+                    Some(Version::V0x13.into()),
+                    params,
+                    &salt,
+                )
                 .map(|h| h.to_string())
                 .map_err(|e| IdpError::Internal(format!("password hashing failed: {e}")))
         })
-        .await
-        .map_err(|e| IdpError::Internal(format!("hashing task failed: {e}")))?
+        .await?
     }
 
     /// Verifies a password against a stored hash; with `None` (unknown account) verifies against
     /// the dummy hash and returns `false`, taking the same time.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, IdpError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| IdpError::Internal("hasher closed".into()))?;
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
-        let params = self.params.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            let Ok(parsed) = PasswordHash::new(&hash) else {
-                return false;
-            };
-            // Parameters come from the stored hash itself, so old hashes still verify.
-            Self::argon2(params)
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
+        let ok = self
+            .with_hasher(move |hasher| {
+                let Ok(parsed) = PasswordHash::new(&hash) else {
+                    return false;
+                };
+                // The crate's verifier: algorithm, version and parameters come from the stored
+                // hash itself (so old hashes still verify), and the outputs are compared in
+                // constant time.
+                hasher.verify_password(password.as_bytes(), &parsed).is_ok()
+            })
+            .await?;
+        Ok(known && ok)
+    }
+
+    /// Runs `f` on the blocking pool with a permit and a pooled buffer.
+    async fn with_hasher<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&PooledHasher<'_>) -> T + Send + 'static,
+    ) -> Result<T, IdpError> {
+        let _demand = Demand::new(&self.demand);
+        let demand = Arc::clone(&self.demand);
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| IdpError::Internal("hasher closed".into()))?;
+        let buffers = Arc::clone(&self.buffers);
+        let blocks = self.params.block_count();
+        tokio::task::spawn_blocking(move || {
+            // The permit lives until the buffer is back in the pool, even when the caller stops
+            // waiting, so there are never more buffers than permits. A panic drops the buffer.
+            let _permit = permit;
+            let lock = || buffers.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut memory = lock().take().unwrap_or_else(|| new_buffer(blocks));
+            let result = f(&PooledHasher {
+                memory: RefCell::new(&mut memory),
+            });
+            lock().give_back(memory, demand.load(Ordering::Acquire));
+            result
         })
         .await
-        .map_err(|e| IdpError::Internal(format!("verify task failed: {e}")))?;
-        Ok(known && ok)
+        .map_err(|e| IdpError::Internal(format!("hashing task failed: {e}")))
+    }
+}
+
+/// glibc serves an allocation above 32 MiB (the ceiling of its dynamic mmap threshold) with its
+/// own `mmap` and returns it with `munmap` on free, without moving the threshold; smaller blocks,
+/// once one such block has been freed, come from a heap arena and stay resident. A buffer's
+/// capacity is therefore at least that large. Only the first `blocks` blocks are ever written, so
+/// the reservation beyond them is address space, not resident memory.
+const RESERVE_BYTES: usize = 32 * 1024 * 1024 + 64 * 1024;
+
+/// A zeroed argon2 working buffer of `blocks` blocks (see [`RESERVE_BYTES`]).
+fn new_buffer(blocks: usize) -> Vec<Block> {
+    let mut memory = Vec::with_capacity(blocks.max(RESERVE_BYTES.div_ceil(Block::SIZE)));
+    memory.resize(blocks, Block::default());
+    memory
+}
+
+/// The pool: free buffers, and how many are out with a running hash.
+#[derive(Debug, Default)]
+struct Buffers {
+    free: Vec<Vec<Block>>,
+    out: usize,
+}
+
+impl Buffers {
+    fn take(&mut self) -> Option<Vec<Block>> {
+        self.out += 1;
+        self.free.pop()
+    }
+
+    /// Returns a buffer; `demand` counts the requested hashes, the returning one included. Only
+    /// as many free buffers are kept as there are requests that have none yet: the last hash of a
+    /// burst frees them all.
+    fn give_back(&mut self, memory: Vec<Block>, demand: usize) {
+        self.out -= 1;
+        let waiting = demand.saturating_sub(1 + self.out);
+        self.free.push(memory);
+        self.free.truncate(waiting);
+    }
+}
+
+/// Counts one requested hash for as long as it lives (cancellation included).
+struct Demand(Arc<AtomicUsize>);
+
+impl Demand {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Demand {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// argon2 as a [`PasswordHasher`] that works in caller-provided memory, so that the crate's own
+/// [`PasswordVerifier`](argon2::password_hash::PasswordVerifier) (parameters from the stored hash,
+/// constant-time comparison) runs on it. Hashes whose parameters need more memory than the buffer
+/// holds (a stored hash from a costlier configuration) get a fresh allocation, as argon2 does.
+struct PooledHasher<'m> {
+    memory: RefCell<&'m mut Vec<Block>>,
+}
+
+impl PasswordHasher for PooledHasher<'_> {
+    type Params = Params;
+
+    /// argon2's own `hash_password_customized`, with `hash_password_into_with_memory` in place of
+    /// `hash_password_into`.
+    fn hash_password_customized<'a>(
+        &self,
+        password: &[u8],
+        alg_id: Option<Ident<'a>>,
+        version: Option<Decimal>,
+        params: Params,
+        salt: impl Into<Salt<'a>>,
+    ) -> password_hash::Result<PasswordHash<'a>> {
+        let algorithm = alg_id
+            .map(Algorithm::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let version = version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or_default();
+        let salt = salt.into();
+        let mut salt_buf = [0u8; Salt::MAX_LENGTH];
+        let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let argon2 = Argon2::new(algorithm, version, params.clone());
+        let mut memory = self.memory.borrow_mut();
+        let output = Output::init_with(output_len, |out| {
+            let hashed = if memory.len() >= params.block_count() {
+                argon2.hash_password_into_with_memory(password, salt_bytes, out, &mut ***memory)
+            } else {
+                argon2.hash_password_into(password, salt_bytes, out)
+            };
+            Ok(hashed?)
+        })?;
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(output),
+        })
     }
 }
 
@@ -128,5 +281,143 @@ mod tests {
         assert!(!pw.verify("wrong-password".into(), Some(h)).await.unwrap());
         assert!(!pw.verify("anything-at-all".into(), None).await.unwrap());
         assert!(!pw.verify("x".into(), Some("garbage".into())).await.unwrap());
+    }
+
+    const SMALL: PasswordParams = PasswordParams {
+        memory_kib: 1024,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    /// The pooled path writes exactly what argon2's own hasher writes for the same salt.
+    #[test]
+    fn pooled_hash_equals_argon2s() {
+        let params = Params::new(1024, 2, 1, None).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password(b"hunter22hunter", &salt)
+            .unwrap()
+            .to_string();
+        let mut memory = vec![Block::default(); params.block_count()];
+        let pooled = PooledHasher {
+            memory: RefCell::new(&mut memory),
+        }
+        .hash_password_customized(
+            b"hunter22hunter",
+            Some(Algorithm::Argon2id.ident()),
+            Some(Version::V0x13.into()),
+            params,
+            &salt,
+        )
+        .unwrap()
+        .to_string();
+        assert_eq!(pooled, stock);
+    }
+
+    /// Hashes stored under other parameters (cheaper, costlier than the buffer, another variant
+    /// or version, a longer output) still verify, and only with the right password.
+    #[tokio::test]
+    async fn other_params_still_verify() {
+        let pw = Passwords::new(SMALL, 1).await.unwrap();
+        let cases = [
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(512, 1, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(4096, 2, 2, None),
+            ),
+            (
+                Algorithm::Argon2i,
+                Version::V0x10,
+                Params::new(256, 3, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(1024, 1, 1, Some(64)),
+            ),
+        ];
+        for (algorithm, version, params) in cases {
+            let old = Argon2::new(algorithm, version, params.unwrap())
+                .hash_password(b"old password here", &SaltString::generate(&mut OsRng))
+                .unwrap()
+                .to_string();
+            assert!(
+                pw.verify("old password here".into(), Some(old.clone()))
+                    .await
+                    .unwrap(),
+                "{old}"
+            );
+            assert!(
+                !pw.verify("old password herf".into(), Some(old))
+                    .await
+                    .unwrap()
+            );
+        }
+        // Nothing waits any more: no buffer is kept.
+        assert!(pw.buffers.lock().unwrap().free.is_empty());
+    }
+
+    /// Free buffers are kept for waiting hashes only, never more than are waiting.
+    #[test]
+    fn pool_keeps_buffers_for_waiters_only() {
+        let mut pool = Buffers::default();
+        assert!(pool.take().is_none());
+        assert!(pool.take().is_none());
+        // Two running, three more waiting: a returned buffer is kept.
+        pool.give_back(new_buffer(8), 5);
+        assert_eq!((pool.free.len(), pool.out), (1, 1));
+        assert!(pool.take().is_some());
+        // Two running, nobody waiting: freed.
+        pool.give_back(new_buffer(8), 2);
+        assert_eq!((pool.free.len(), pool.out), (0, 1));
+        // The last one of the burst.
+        pool.give_back(new_buffer(8), 1);
+        assert_eq!((pool.free.len(), pool.out), (0, 0));
+    }
+
+    /// A buffer from the pool is sized for the configured cost and reserved past glibc's mmap
+    /// ceiling.
+    #[test]
+    fn buffers_are_reserved_for_mmap() {
+        let memory = new_buffer(1024);
+        assert_eq!(memory.len(), 1024);
+        assert!(memory.capacity() * Block::SIZE > 32 * 1024 * 1024);
+        let big = new_buffer(40 * 1024);
+        assert_eq!(big.len(), 40 * 1024);
+    }
+
+    /// Many hashes and verifications at once share a few buffers without mixing them up, and
+    /// there are never more buffers than permits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_use_keeps_results_apart() {
+        let pw = Passwords::new(SMALL, 3).await.unwrap();
+        let mut all = tokio::task::JoinSet::new();
+        for i in 0..24 {
+            let pw = pw.clone();
+            all.spawn(async move {
+                let mine = format!("password number {i}");
+                let hash = pw.hash(mine.clone()).await.unwrap();
+                assert!(pw.verify(mine, Some(hash.clone())).await.unwrap());
+                let other = format!("password number {}", i + 1);
+                assert!(!pw.verify(other, Some(hash.clone())).await.unwrap());
+                hash
+            });
+        }
+        let mut hashes = Vec::new();
+        while let Some(hash) = all.join_next().await {
+            hashes.push(hash.unwrap());
+        }
+        hashes.sort();
+        hashes.dedup();
+        assert_eq!(hashes.len(), 24);
+        let pool = pw.buffers.lock().unwrap();
+        assert!(pool.free.is_empty());
+        assert_eq!(pool.out, 0);
+        assert_eq!(pw.demand.load(Ordering::Acquire), 0);
     }
 }
