@@ -310,4 +310,3 @@ async fn wait_for_http(base_url: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
-
