@@ -111,7 +111,9 @@ impl Passwords {
         &self,
         f: impl FnOnce(&PooledHasher<'_>) -> T + Send + 'static,
     ) -> Result<T, IdpError> {
-        let _demand = Demand::new(&self.demand);
+        // Counted until the buffer is back (moved into the blocking task below), so that a
+        // finished hash never still looks like a waiting one to another hash's `give_back`.
+        let requested = Demand::new(&self.demand);
         let demand = Arc::clone(&self.demand);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
@@ -128,7 +130,13 @@ impl Passwords {
             let result = f(&PooledHasher {
                 memory: RefCell::new(&mut memory),
             });
-            lock().give_back(memory, demand.load(Ordering::Acquire));
+            // Read the demand and stop counting this request under the pool's lock: two hashes
+            // finishing together then see each other's end, and the last one frees every buffer.
+            let mut pool = lock();
+            let demand = demand.load(Ordering::Acquire);
+            drop(requested);
+            pool.give_back(memory, demand);
+            drop(pool);
             result
         })
         .await
