@@ -49,6 +49,9 @@ impl ServerProcess {
                 format!("sqlite://{}/app.db?mode=rwc", data_dir.display()),
             )
             .env("AUTH_PUBLIC_URL", &base_url)
+            // Lets a test pose as many clients (see `http::CLIENT_ADDRESS_HEADER`); requests
+            // without the header are limited by their real peer address as usual.
+            .env("AUTH_TRUSTED_IP_HEADER", crate::http::CLIENT_ADDRESS_HEADER)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
