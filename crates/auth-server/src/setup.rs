@@ -8,8 +8,14 @@ use http::request::Parts;
 use std::time::Duration;
 
 /// How often an embedded-provider instance re-reads the signing keys from the database, so a
-/// rotation made by another instance (or the CLI) is picked up without a restart.
-const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+/// rotation made by another instance (or the CLI) is picked up without a restart. Shorter than
+/// the provider's signing-key cache (`idp::keys::KEY_CACHE_MAX_AGE`, 30 s): every instance's
+/// verifier knows a new key before any instance signs with it.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// How often an instance deletes old sessions, and how long after expiry or revocation they are
+/// kept (for support questions). Several instances purging at once is harmless.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+const SESSION_PURGE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Why the auth stack could not start. Each message names the setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +69,7 @@ impl AuthStack {
         let keys = KeyStore::static_set(idp.jwks());
         let config = config.with_issuer(idp.config().issuer.clone());
         let verifier = Verifier::new(&config, keys.clone())?;
-        spawn_key_reload(idp.clone(), keys);
+        spawn_maintenance(idp.clone(), keys);
         Ok(Self {
             layer: AuthLayer::new(verifier).with_refresher(idp.refresher()),
             csrf: idp.csrf_layer(),
@@ -164,18 +170,30 @@ async fn oversized_json_is_413(
     Ok(request)
 }
 
-fn spawn_key_reload(idp: Idp, keys: KeyStore) {
+/// The embedded provider's background work: re-reading the signing keys into the verifier, and
+/// deleting sessions that ended more than [`SESSION_PURGE_GRACE`] ago (the table would otherwise
+/// grow forever).
+fn spawn_maintenance(idp: Idp, keys: KeyStore) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     runtime.spawn(async move {
         let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
         tick.tick().await;
+        let mut last_purge: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
             match idp.reload_keys().await {
                 Ok(jwks) => keys.replace(jwks),
                 Err(e) => tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones"),
+            }
+            if last_purge.is_none_or(|at| at.elapsed() >= SESSION_PURGE_INTERVAL) {
+                last_purge = Some(tokio::time::Instant::now());
+                match idp.purge_sessions(SESSION_PURGE_GRACE).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "purged old sessions"),
+                    Err(e) => tracing::warn!(error = %e, "purging old sessions failed; will retry"),
+                }
             }
         }
     });
