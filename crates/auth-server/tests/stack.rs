@@ -16,6 +16,7 @@ both_backends!(
     deleted_user_is_signed_out_for_current_user,
     app_routes_get_the_csrf_check,
     sign_in_cookies_win_over_a_stale_refresh_cookie,
+    the_stack_purges_sessions_that_ended_long_ago,
 );
 
 /// An app with one route per extractor, wrapped by the stack; served like `Server`.
@@ -150,4 +151,39 @@ async fn sign_in_cookies_win_over_a_stale_refresh_cookie(kind: Kind) {
             "{what}: the browser must end up with the session the sign-in issued"
         );
     }
+}
+
+/// `AuthStack`'s background task deletes sessions that ended more than a week ago (its first pass
+/// runs one key-reload interval, 10 s, after start) and keeps live ones.
+async fn the_stack_purges_sessions_that_ended_long_ago(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = start(&db).await;
+    let (mut old, mut live) = (Jar::default(), Jar::default());
+    assert_eq!(
+        s.sign_up("old@example.com", "correct horse 1", &mut old)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        s.sign_up("live@example.com", "correct horse 2", &mut live)
+            .await
+            .status,
+        201
+    );
+    db.exec(
+        "UPDATE sessions SET expires_at = 1 WHERE user_id = \
+         (SELECT id FROM users WHERE email = 'old@example.com')",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while db.scalar("SELECT COUNT(*) FROM sessions").await != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ended session was never purged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let me = s.get("/api/me", &mut live).await;
+    assert_eq!(me.status, 200, "the live session is untouched");
 }
