@@ -10,7 +10,6 @@ pub mod ui;
 
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -36,37 +35,10 @@ impl AppServer {
     /// [`start`](Self::start) with extra environment variables (e.g. `AUTH_PROVIDER=jwks`).
     /// `{port}` in a value is replaced by the server's port.
     pub async fn start_with_env(vars: &[(&str, &str)]) -> Self {
-        let bundle = PathBuf::from(std::env::var_os("APP_BUNDLE_DIR").expect(
-            "APP_BUNDLE_DIR is not set: the browser tests run against the release bundle; \
-             run them with `cargo xtask test`",
-        ));
-        let binary = bundle.join("server");
-        assert!(binary.is_file(), "no server binary at {}", binary.display());
-        let port = free_port();
+        let port = process::free_port();
         let data_dir = process::DataDir::new("app-data");
-        let database_url = format!("sqlite://{}/app.db?mode=rwc", data_dir.0.display());
-        let mut command = Command::new(&binary);
-        // `cargo test` sets CARGO_MANIFEST_DIR & co.; a Dioxus server that sees them believes it
-        // runs unbundled and links assets by their source paths. Run it as deployed.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CARGO") {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .current_dir(&bundle)
-            .env("IP", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env("DATABASE_URL", &database_url)
-            .env("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .envs(
-                vars.iter()
-                    .map(|(k, v)| (*k, v.replace("{port}", &port.to_string()))),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
+        let database_url = process::database_url(&data_dir.0);
+        let (child, binary) = process::spawn_server(&data_dir.0, port, vars);
         let server = Self {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
@@ -74,7 +46,7 @@ impl AppServer {
             database_url,
             _data_dir: data_dir,
         };
-        wait_for_http(&server.base_url).await;
+        process::wait_until_ok(&server.base_url).await;
         server
     }
 
@@ -127,7 +99,7 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a fresh headless Chromium session that records console messages.
     pub async fn start() -> Self {
-        let port = free_port();
+        let port = process::free_port();
         let driver = Command::new(
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
         )
@@ -274,13 +246,6 @@ pub fn problems(console: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 async fn wait_for_tcp(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -292,21 +257,5 @@ async fn wait_for_tcp(port: u16) {
             "nothing listens on port {port} after 20 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for_http(base_url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(resp) = reqwest::get(base_url).await
-            && resp.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the app server at {base_url} did not answer within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -29,59 +29,23 @@ impl ServerProcess {
     /// Starts the bundle's server on `port` with its SQLite database in `data_dir`, and waits
     /// until `/api/health` answers.
     pub async fn start(data_dir: &Path, port: u16) -> Self {
-        let bundle = Self::bundle_dir();
-        let binary = bundle.join("server");
-        assert!(binary.is_file(), "no server binary at {}", binary.display());
-        let base_url = format!("http://127.0.0.1:{port}");
-        let mut command = Command::new(&binary);
-        // Run it as deployed, not as "unbundled" (see `AppServer::start`).
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CARGO") {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .current_dir(&bundle)
-            .env("IP", "127.0.0.1")
-            .env("PORT", port.to_string())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/app.db?mode=rwc", data_dir.display()),
-            )
-            .env("AUTH_PUBLIC_URL", &base_url)
-            // Lets a test pose as many clients (see `http::CLIENT_ADDRESS_HEADER`); requests
-            // without the header are limited by their real peer address as usual.
-            .env("AUTH_TRUSTED_IP_HEADER", crate::http::CLIENT_ADDRESS_HEADER)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
+        let (child, _) = spawn_server(
+            data_dir,
+            port,
+            &[
+                // Lets a test pose as many clients (see `http::CLIENT_ADDRESS_HEADER`); requests
+                // without the header are limited by their real peer address as usual.
+                ("AUTH_TRUSTED_IP_HEADER", crate::http::CLIENT_ADDRESS_HEADER),
+                ("RUST_LOG", "warn"),
+            ],
+        );
         let server = Self {
             child: Some(child),
-            base_url,
+            base_url: format!("http://127.0.0.1:{port}"),
             port,
         };
-        server.wait_healthy().await;
+        wait_until_ok(&server.url("/api/health")).await;
         server
-    }
-
-    async fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let url = self.url("/api/health");
-        loop {
-            if let Ok(r) = reqwest::get(&url).await
-                && r.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server at {} did not answer within 30 s",
-                self.base_url
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// An absolute URL on this server.
@@ -110,6 +74,60 @@ impl Drop for ServerProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The bundle's server binary, started as deployed on `127.0.0.1:port` with its SQLite database
+/// in `data_dir` and `vars` on top (`{port}` in a value becomes the port); also returns the
+/// binary's path. The one way the tests start the server.
+pub(crate) fn spawn_server(data_dir: &Path, port: u16, vars: &[(&str, &str)]) -> (Child, PathBuf) {
+    let bundle = ServerProcess::bundle_dir();
+    let binary = bundle.join("server");
+    assert!(binary.is_file(), "no server binary at {}", binary.display());
+    let mut command = Command::new(&binary);
+    // `cargo test` sets CARGO_MANIFEST_DIR & co.; a Dioxus server that sees them believes it
+    // runs unbundled and links assets by their source paths. Run it as deployed.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CARGO") {
+            command.env_remove(key);
+        }
+    }
+    let child = command
+        .current_dir(&bundle)
+        .env("IP", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("DATABASE_URL", database_url(data_dir))
+        .env("AUTH_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .envs(
+            vars.iter()
+                .map(|(k, v)| (*k, v.replace("{port}", &port.to_string()))),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {}: {e}", binary.display()));
+    (child, binary)
+}
+
+/// The `DATABASE_URL` of a server whose data lives in `data_dir`.
+pub(crate) fn database_url(data_dir: &Path) -> String {
+    format!("sqlite://{}/app.db?mode=rwc", data_dir.display())
+}
+
+/// Waits until `url` answers 2xx (30 s at most).
+pub(crate) async fn wait_until_ok(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(url).await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not answer {url} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
