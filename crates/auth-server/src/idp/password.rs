@@ -1,19 +1,28 @@
-//! Password hashing with argon2id on tokio's blocking pool, behind a semaphore that bounds how many
-//! memory-hard hashes run at once.
+//! Password hashing with argon2id on a few dedicated threads that run below the priority of the
+//! threads serving requests, behind a semaphore that bounds how many memory-hard hashes run at
+//! once.
 //!
-//! Each running hash needs `m` KiB of working memory (19 MiB by default). Allocating it per hash
-//! and freeing it afterwards makes glibc raise its dynamic mmap threshold, after which every freed
-//! block stays resident in some heap arena (hundreds of MiB after a burst of sign-ins). So the
-//! memory is reused: a pool holds at most one buffer per permit; a hash takes a buffer while it
-//! holds a permit and gives it back when done, for the next sign-in that is already waiting. When
-//! none is waiting the buffer is freed, and it is reserved large enough that glibc maps it on its
-//! own and unmaps it on free (see [`new_buffer`]): resident memory is at most `permits × m` during
-//! a burst of sign-ins and back to the baseline after it.
+//! **Priority.** A hash is ~30 ms of pure CPU. On tokio's blocking pool it competes with the
+//! request workers as an equal, so a burst of sign-ins doubles or triples the p99 of every other
+//! route on a small machine. The hashing threads therefore lower their own scheduling priority
+//! (Linux: nice [`HASHING_NICENESS`], a per-thread attribute): when the cores are idle a hash runs
+//! at full speed, when requests are waiting the scheduler runs them first and the hash takes a
+//! bit longer. Sign-ins still progress under saturation (a nice-10 thread keeps about a tenth of a
+//! contended core), they are not starved as they would be with `SCHED_IDLE`.
 //!
-//! Why a pool rather than dedicated hashing threads that each own a buffer: a sign-in that is
-//! cancelled while it waits for a permit (the client went away) never starts its hash, queueing is
-//! the semaphore's (fair, FIFO), and there are no threads to start, name or stop: tokio's blocking
-//! pool already exists.
+//! **Memory.** Each running hash needs `m` KiB of working memory (19 MiB by default). Allocating
+//! it per hash and freeing it afterwards makes glibc raise its dynamic mmap threshold, after which
+//! every freed block stays resident in some heap arena (hundreds of MiB after a burst of
+//! sign-ins). So the memory is reused: a pool holds at most one buffer per permit; a hash takes a
+//! buffer while it holds a permit and gives it back when done, for the next sign-in that is
+//! already waiting. When none is waiting the buffer is freed, and it is reserved large enough that
+//! glibc maps it on its own and unmaps it on free (see [`new_buffer`]): resident memory is at most
+//! `permits × m` during a burst of sign-ins and back to the baseline after it. (Threads owning a
+//! buffer each would keep `permits × m` resident forever.)
+//!
+//! Queueing is the semaphore's (fair, FIFO): a sign-in that is cancelled while it waits for a
+//! permit (the client went away) never starts its hash, and there is one thread per permit, so a
+//! job handed to the threads never waits behind another.
 
 use super::config::PasswordParams;
 use super::error::IdpError;
@@ -25,19 +34,23 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand_core::OsRng;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use tokio::sync::{Semaphore, oneshot};
 
 /// Shortest accepted password (characters).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Longest accepted password (characters).
 pub const MAX_PASSWORD_CHARS: usize = 256;
+/// The nice value of the hashing threads (Linux; 0 is the default, 19 the lowest priority).
+pub const HASHING_NICENESS: i32 = 10;
 
 /// Hashes and verifies passwords.
 #[derive(Debug, Clone)]
 pub struct Passwords {
     params: Params,
     permits: Arc<Semaphore>,
+    /// Hands jobs to the hashing threads (one per permit); they exit when the last clone is gone.
+    threads: Arc<HashingThreads>,
     /// Working memory for argon2, one buffer per permit at most, kept only while sign-ins wait.
     buffers: Arc<Mutex<Buffers>>,
     /// Hashes requested and not finished yet (waiting for a permit or running).
@@ -57,6 +70,7 @@ impl Passwords {
         let mut this = Self {
             params,
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            threads: Arc::new(HashingThreads::start(max_concurrent)?),
             buffers: Arc::new(Mutex::new(Buffers::default())),
             demand: Arc::new(AtomicUsize::new(0)),
             dummy_hash: Arc::from(""),
@@ -106,7 +120,7 @@ impl Passwords {
         Ok(known && ok)
     }
 
-    /// Runs `f` on the blocking pool with a permit and a pooled buffer.
+    /// Runs `f` on a hashing thread with a permit and a pooled buffer.
     async fn with_hasher<T: Send + 'static>(
         &self,
         f: impl FnOnce(&PooledHasher<'_>) -> T + Send + 'static,
@@ -121,15 +135,20 @@ impl Passwords {
             .map_err(|_| IdpError::Internal("hasher closed".into()))?;
         let buffers = Arc::clone(&self.buffers);
         let blocks = self.params.block_count();
-        tokio::task::spawn_blocking(move || {
+        let (done, result) = oneshot::channel();
+        self.threads.run(Box::new(move || {
             // The permit lives until the buffer is back in the pool, even when the caller stops
             // waiting, so there are never more buffers than permits. A panic drops the buffer.
             let _permit = permit;
             let lock = || buffers.lock().unwrap_or_else(PoisonError::into_inner);
             let mut memory = lock().take().unwrap_or_else(|| new_buffer(blocks));
-            let result = f(&PooledHasher {
-                memory: RefCell::new(&mut memory),
-            });
+            // A panic still returns the buffer and the count below (argon2 overwrites every block
+            // it reads, so a half-written buffer is as good as a fresh one).
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(&PooledHasher {
+                    memory: RefCell::new(&mut memory),
+                })
+            }));
             // Read the demand and stop counting this request under the pool's lock: two hashes
             // finishing together then see each other's end, and the last one frees every buffer.
             let mut pool = lock();
@@ -137,10 +156,64 @@ impl Passwords {
             drop(requested);
             pool.give_back(memory, demand);
             drop(pool);
-            result
-        })
-        .await
-        .map_err(|e| IdpError::Internal(format!("hashing task failed: {e}")))
+            // The caller may have stopped waiting; the hash is done either way. After a panic
+            // the sender is dropped unsent: the caller's error.
+            if let Ok(result) = result {
+                let _ = done.send(result);
+            }
+        }))?;
+        result
+            .await
+            .map_err(|_| IdpError::Internal("hashing thread failed".into()))
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One low-priority thread per permit, fed from a shared queue. With at most one job per permit
+/// in flight, a job never waits for a thread.
+#[derive(Debug)]
+struct HashingThreads {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashingThreads {
+    fn start(count: usize) -> Result<Self, IdpError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..count {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("auth-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job, not while it runs.
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = next else { break };
+                        job();
+                    }
+                })
+                .map_err(|e| IdpError::Config(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(Self { jobs })
+    }
+
+    fn run(&self, job: Job) -> Result<(), IdpError> {
+        self.jobs
+            .send(job)
+            .map_err(|_| IdpError::Internal("the hashing threads are gone".into()))
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to [`HASHING_NICENESS`]. Best effort: where it
+/// cannot (another OS, a seccomp profile), hashes run at normal priority, as they would anyway.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS)
+    {
+        tracing::debug!(error = %e, "could not lower the hashing thread's priority");
     }
 }
 
@@ -426,6 +499,48 @@ mod tests {
         let pool = pw.buffers.lock().unwrap();
         assert!(pool.free.is_empty());
         assert_eq!(pool.out, 0);
+        assert_eq!(pw.demand.load(Ordering::Acquire), 0);
+    }
+
+    /// Hashes run on the named hashing threads, below normal priority, and a hash that panics
+    /// is an error for its caller only: the single thread keeps serving the next one.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_on_low_priority_threads_that_survive_a_panic() {
+        let pw = Passwords::new(SMALL, 1).await.unwrap();
+        let (name, niceness) = pw
+            .with_hasher(|_| {
+                let tid = rustix::thread::gettid();
+                let name = std::thread::current().name().map(str::to_owned);
+                (
+                    name,
+                    rustix::process::getpriority_process(Some(tid)).unwrap(),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("auth-hash-0"));
+        assert!(niceness >= HASHING_NICENESS, "niceness {niceness}");
+        let caller = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        assert!(
+            caller < HASHING_NICENESS,
+            "the caller's own priority is untouched"
+        );
+
+        let failed = pw.with_hasher(|_| -> bool { panic!("boom") }).await;
+        assert!(matches!(failed, Err(IdpError::Internal(_))), "{failed:?}");
+        let hash = pw.hash("still hashing after a panic".into()).await.unwrap();
+        assert!(
+            pw.verify("still hashing after a panic".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+        let pool = pw.buffers.lock().unwrap();
+        assert_eq!(
+            (pool.free.len(), pool.out),
+            (0, 0),
+            "the panic returned its buffer"
+        );
         assert_eq!(pw.demand.load(Ordering::Acquire), 0);
     }
 }
