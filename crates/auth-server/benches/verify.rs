@@ -1,12 +1,15 @@
 //! Token verification per algorithm, first sight (signature check) and hot path (verified-token
-//! cache hit), plus extraction and the hydration payload. Keys cached; no network.
+//! cache hit), a whole request through the `AuthLayer` and an axum router with and without a
+//! token, plus extraction and the hydration payload. Keys cached; no network.
 //!
 //! `cargo bench -p auth-server --bench verify -- --warm-up-time 1 --measurement-time 3`
 
 #[path = "../tests/common/keys.rs"]
 mod keys;
 
-use auth_server::{AuthConfig, KeyStore, Verifier, token_from_headers};
+use auth_server::{AuthConfig, AuthLayer, KeyStore, RequireAuth, Verifier, token_from_headers};
+use axum::routing::get;
+use axum::{Json, Router};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue};
 use keys::{ISSUER, TestKey, claims, jwks};
@@ -42,6 +45,42 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let (token, _) = token_from_headers(black_box(&headers)).unwrap();
                 black_box(verifier.verify_cached(token).unwrap())
+            })
+        });
+    }
+    group.finish();
+
+    // One request through the layer and a router, as the demo's `/api/health` (no token) and
+    // `/api/me` (Bearer, `RequireAuth`) serve it, minus the network: what authentication adds per
+    // request on top of routing and JSON.
+    let mut group = c.benchmark_group("request");
+    let router = Router::new()
+        .route("/api/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/api/me",
+            get(|auth: RequireAuth| async move {
+                Json(serde_json::json!({ "user_id": auth.user_id(), "session_id": auth.session_id() }))
+            }),
+        )
+        .layer(AuthLayer::new(verifier.clone()));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let bearer = format!("Bearer {}", keys[0].sign(&claims()));
+    for (name, path, authorization) in [
+        ("health, no token", "/api/health", None),
+        ("me, Bearer ES256", "/api/me", Some(bearer.as_str())),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut request = http::Request::get(path);
+                if let Some(value) = authorization {
+                    request = request.header("authorization", value);
+                }
+                let request = request.body(axum::body::Body::empty()).unwrap();
+                let mut router = router.clone();
+                let response = runtime.block_on(tower::Service::call(&mut router, request));
+                assert_eq!(response.unwrap().status(), 200);
             })
         });
     }

@@ -31,9 +31,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct AuthContext {
-    state: AuthState,
-    claims: Option<Arc<SessionClaims>>,
+    /// `None` when signed out. Shared: the verifier builds it once per distinct token and every
+    /// request carrying that token (and every extractor in it) clones the `Arc`, not the claims.
+    session: Option<Arc<Session>>,
 }
+
+/// A verified token's claims and the signed-in state derived from them.
+#[derive(Debug)]
+struct Session {
+    /// `AuthState::SignedIn(signed_in)`, kept whole so [`AuthContext::state`] can lend it.
+    state: AuthState,
+    signed_in: SignedIn,
+    claims: SessionClaims,
+}
+
+/// What [`AuthContext::state`] lends when signed out.
+static SIGNED_OUT: AuthState = AuthState::SignedOut;
 
 impl AuthContext {
     /// A signed-out context.
@@ -54,9 +67,13 @@ impl AuthContext {
     /// assert_eq!(ctx.state().user_id().unwrap().as_str(), "user_1");
     /// ```
     pub fn from_claims(claims: SessionClaims) -> Self {
+        let signed_in = SignedIn::from(&claims);
         Self {
-            state: AuthState::SignedIn(SignedIn::from(&claims)),
-            claims: Some(Arc::new(claims)),
+            session: Some(Arc::new(Session {
+                state: AuthState::SignedIn(signed_in.clone()),
+                signed_in,
+                claims,
+            })),
         }
     }
 
@@ -66,7 +83,7 @@ impl AuthContext {
     /// assert_eq!(auth_server::AuthContext::signed_out().state(), &auth_types::AuthState::SignedOut);
     /// ```
     pub fn state(&self) -> &AuthState {
-        &self.state
+        self.session.as_ref().map_or(&SIGNED_OUT, |s| &s.state)
     }
 
     /// Whether the request is signed in.
@@ -75,7 +92,7 @@ impl AuthContext {
     /// assert!(!auth_server::AuthContext::signed_out().is_signed_in());
     /// ```
     pub fn is_signed_in(&self) -> bool {
-        self.state.is_signed_in()
+        self.session.is_some()
     }
 
     /// The verified claims, when signed in (custom claims are in
@@ -85,7 +102,7 @@ impl AuthContext {
     /// assert!(auth_server::AuthContext::signed_out().claims().is_none());
     /// ```
     pub fn claims(&self) -> Option<&SessionClaims> {
-        self.claims.as_deref()
+        self.session.as_ref().map(|s| &s.claims)
     }
 
     /// The context the [`AuthLayer`](crate::AuthLayer) stored in these extensions; signed out (and
@@ -105,13 +122,14 @@ impl AuthContext {
         }
     }
 
+    /// Whether both are the same verification (not merely equal claims).
+    #[cfg(test)]
+    pub(crate) fn shares_session_with(&self, other: &Self) -> bool {
+        matches!((&self.session, &other.session), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+    }
+
     pub(crate) fn into_required(self) -> Option<RequireAuth> {
-        match (self.state, self.claims) {
-            (AuthState::SignedIn(signed_in), Some(claims)) => {
-                Some(RequireAuth { signed_in, claims })
-            }
-            _ => None,
-        }
+        self.session.map(|session| RequireAuth { session })
     }
 }
 
@@ -194,7 +212,7 @@ impl Deref for Auth {
     type Target = AuthState;
 
     fn deref(&self) -> &AuthState {
-        &self.0.state
+        self.0.state()
     }
 }
 
@@ -228,8 +246,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequireAuth {
-    signed_in: SignedIn,
-    claims: Arc<SessionClaims>,
+    session: Arc<Session>,
 }
 
 impl RequireAuth {
@@ -241,7 +258,7 @@ impl RequireAuth {
     /// # }
     /// ```
     pub fn user_id(&self) -> &UserId {
-        &self.signed_in.user_id
+        &self.session.signed_in.user_id
     }
 
     /// The session id (`sid`), when the issuer has sessions.
@@ -252,7 +269,7 @@ impl RequireAuth {
     /// # }
     /// ```
     pub fn session_id(&self) -> Option<&SessionId> {
-        self.signed_in.session_id.as_ref()
+        self.session.signed_in.session_id.as_ref()
     }
 
     /// The verified claims.
@@ -263,7 +280,7 @@ impl RequireAuth {
     /// # }
     /// ```
     pub fn claims(&self) -> &SessionClaims {
-        &self.claims
+        &self.session.claims
     }
 
     /// Whether the check holds (fails closed, see [`Check`]).
@@ -274,7 +291,7 @@ impl RequireAuth {
     /// # }
     /// ```
     pub fn has(&self, check: &Check) -> bool {
-        check_holds(&self.signed_in, check)
+        self.session.state.has(check)
     }
 
     /// `Ok` when the check holds, else a `403 {"error":"Forbidden"}` rejection.
@@ -300,20 +317,15 @@ impl RequireAuth {
     /// # }
     /// ```
     pub fn state(&self) -> AuthState {
-        AuthState::SignedIn(self.signed_in.clone())
+        self.session.state.clone()
     }
-}
-
-fn check_holds(signed_in: &SignedIn, check: &Check) -> bool {
-    // `Check::holds` is private to auth-types; `AuthState::has` is its public door.
-    AuthState::SignedIn(signed_in.clone()).has(check)
 }
 
 impl Deref for RequireAuth {
     type Target = SignedIn;
 
     fn deref(&self) -> &SignedIn {
-        &self.signed_in
+        &self.session.signed_in
     }
 }
 

@@ -195,8 +195,8 @@ impl AuthLayer {
     /// What the layer does for one request: the context and the `Set-Cookie` values to append.
     async fn resolve(&self, headers: &HeaderMap) -> (AuthContext, Vec<HeaderValue>) {
         if let Some((token, source)) = token_from_headers(headers) {
-            match self.verifier.verify(token).await {
-                Ok(claims) => return (AuthContext::from_claims(claims), Vec::new()),
+            match self.verifier.verify_context(token).await {
+                Ok(context) => return (context, Vec::new()),
                 Err(reason) => tracing::debug!(%reason, ?source, "session token refused"),
             }
         }

@@ -80,19 +80,33 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
     if values.next().is_some() {
         return Bearer::Invalid;
     }
-    let Ok(value) = value.to_str() else {
-        return Bearer::Absent;
-    };
-    let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    // Byte-level: this runs on every request and a token is hundreds of bytes, so the token is
+    // scanned once instead of by `to_str` and again for whitespace.
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let value = value.as_bytes().trim_ascii_start();
+    let scheme_end = value.iter().position(blank).unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Bearer::Absent;
     }
-    let token = rest.trim_matches(|c| c == ' ' || c == '\t');
-    if token.is_empty() || token.contains(|c: char| c.is_ascii_whitespace()) {
-        Bearer::Invalid
-    } else {
-        Bearer::Token(token)
+    let rest = rest.trim_ascii();
+    // The common case in one branch-free pass that the compiler vectorises: every byte visible
+    // ASCII. Only otherwise tell inner blanks (ambiguous: invalid) from bytes that make the header
+    // unreadable, like a non-UTF-8 one (ignored).
+    let all_visible = rest
+        .iter()
+        .fold(0u8, |odd, &b| odd | u8::from(!b.is_ascii_graphic()))
+        == 0;
+    if !all_visible {
+        return if rest.iter().all(|b| b.is_ascii_graphic() || blank(b)) {
+            Bearer::Invalid
+        } else {
+            Bearer::Absent
+        };
+    }
+    match std::str::from_utf8(rest) {
+        Ok(token) if !token.is_empty() => Bearer::Token(token),
+        _ => Bearer::Invalid,
     }
 }
 
@@ -168,7 +182,12 @@ mod tests {
 
     #[test]
     fn other_schemes_fall_back_to_cookie() {
-        for h in [&b"Basic dXNlcjpwYXNz"[..], b"", b"Bearerabc", b"\xff\xfe"] {
+        // Unreadable (non-ASCII) bytes anywhere, the token included, make the header ignored.
+        let unreadable = [&b"\xff\xfe"[..], b"Bearer a.b\xffc", b"Bearer \xe9t\xe9 x"];
+        for h in [&b"Basic dXNlcjpwYXNz"[..], b"", b"Bearerabc"]
+            .into_iter()
+            .chain(unreadable)
+        {
             assert_eq!(
                 tok(&[("authorization", h), ("cookie", b"__session=x.y.z")]),
                 Some(("x.y.z".into(), TokenSource::Cookie)),

@@ -2,6 +2,7 @@
 
 use crate::config::{AuthConfig, KeySource};
 use crate::error::{ConfigError, VerifyError};
+use crate::extract::AuthContext;
 use crate::keys::{KeyStore, VerifyingKey};
 use crate::token::{MAX_TOKEN_BYTES, token_from_headers};
 use auth_types::{AuthState, SessionClaims, SignedIn};
@@ -54,14 +55,17 @@ struct Inner {
     validations: Vec<(Algorithm, Validation)>,
     authorized_parties: Vec<String>,
     leeway: i64,
-    /// Tokens that passed every check, keyed by the exact token string.
-    verified: Mutex<LruCache<String, Verified>>,
+    /// Tokens that passed every check, keyed by the exact token string. Hashed with foldhash
+    /// (randomly seeded), not SipHash: a lookup hashes a whole token on every request, and only
+    /// tokens with a valid signature are ever inserted, so nobody can choose colliding keys.
+    verified: Mutex<LruCache<String, Arc<Verified>, foldhash::fast::RandomState>>,
 }
 
 /// A remembered verification: valid while its key is still the store's key for that `kid`
 /// (a rotation, removal or refetch forces a full check) and until `exp` (+ leeway).
 struct Verified {
-    claims: SessionClaims,
+    /// Signed in, with the token's claims.
+    context: AuthContext,
     kid: Option<String>,
     key: Arc<VerifyingKey>,
 }
@@ -69,10 +73,18 @@ struct Verified {
 impl std::fmt::Debug for Verified {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verified")
-            .field("sub", &self.claims.sub)
+            .field("sub", &self.context.claims().map(|c| &c.sub))
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
+}
+
+/// The claims of a context built by [`Verifier::remember`] (always signed in).
+fn owned_claims(context: AuthContext) -> Result<SessionClaims, VerifyError> {
+    context
+        .claims()
+        .cloned()
+        .ok_or(VerifyError::InvalidClaim("claims"))
 }
 
 #[derive(serde::Deserialize)]
@@ -126,7 +138,10 @@ impl Verifier {
                 validations,
                 authorized_parties: config.authorized_parties.clone(),
                 leeway: i64::try_from(config.leeway_secs).unwrap_or(i64::MAX),
-                verified: Mutex::new(LruCache::new(VERIFIED_TOKENS)),
+                verified: Mutex::new(LruCache::with_hasher(
+                    VERIFIED_TOKENS,
+                    foldhash::fast::RandomState::default(),
+                )),
             }),
         })
     }
@@ -190,19 +205,25 @@ impl Verifier {
     /// # }
     /// ```
     pub async fn verify(&self, token: &str) -> Result<SessionClaims, VerifyError> {
+        self.verify_context(token).await.and_then(owned_claims)
+    }
+
+    /// [`verify`](Self::verify) for the [`AuthLayer`](crate::AuthLayer): the signed-in
+    /// [`AuthContext`] built once per distinct token, so a repeat token costs a cache lookup and
+    /// an `Arc` clone, not a copy of its claims.
+    pub(crate) async fn verify_context(&self, token: &str) -> Result<AuthContext, VerifyError> {
         // A repeat token still asks the key store for its key, so a stale JWKS is refreshed in the
         // background exactly as on a first sight.
-        if let Some((kid, key, claims)) = self.recall(token) {
-            let current = self.inner.keys.get(kid.as_deref()).await;
-            if let Some(claims) = self.still_valid(token, &key, current, claims) {
-                return Ok(claims);
+        if let Some(hit) = self.recall(token) {
+            let current = self.inner.keys.get(hit.kid.as_deref()).await;
+            if let Some(context) = self.still_valid(token, &hit, current) {
+                return Ok(context);
             }
         }
         let (header, alg) = self.precheck(token)?;
         let key = self.inner.keys.get(header.kid.as_deref()).await?;
         let claims = self.finish(token, alg, &key)?;
-        self.remember(token, header.kid, key, &claims);
-        Ok(claims)
+        Ok(self.remember(token, header.kid, key, claims))
     }
 
     /// Like [`verify`](Self::verify) but never touches the network: an unknown `kid` is
@@ -214,28 +235,26 @@ impl Verifier {
     /// # }
     /// ```
     pub fn verify_cached(&self, token: &str) -> Result<SessionClaims, VerifyError> {
-        if let Some((kid, key, claims)) = self.recall(token) {
-            let current = self.inner.keys.cached(kid.as_deref());
-            if let Some(claims) = self.still_valid(token, &key, current, claims) {
-                return Ok(claims);
+        if let Some(hit) = self.recall(token) {
+            let current = self.inner.keys.cached(hit.kid.as_deref());
+            if let Some(context) = self.still_valid(token, &hit, current) {
+                return owned_claims(context);
             }
         }
         let (header, alg) = self.precheck(token)?;
         let key = self.inner.keys.cached(header.kid.as_deref())?;
         let claims = self.finish(token, alg, &key)?;
-        self.remember(token, header.kid, key, &claims);
-        Ok(claims)
+        owned_claims(self.remember(token, header.kid, key, claims))
     }
 
-    /// A token verified before: its `kid`, the key that checked it, and its claims.
-    fn recall(&self, token: &str) -> Option<(Option<String>, Arc<VerifyingKey>, SessionClaims)> {
+    /// A token verified before.
+    fn recall(&self, token: &str) -> Option<Arc<Verified>> {
         let mut cache = self
             .inner
             .verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let hit = cache.get(token)?;
-        Some((hit.kid.clone(), hit.key.clone(), hit.claims.clone()))
+        cache.get(token).cloned()
     }
 
     /// A remembered verification holds while the store's current key for the `kid` is the very
@@ -244,13 +263,13 @@ impl Verifier {
     fn still_valid(
         &self,
         token: &str,
-        checked_with: &Arc<VerifyingKey>,
+        hit: &Verified,
         current: Result<Arc<VerifyingKey>, VerifyError>,
-        claims: SessionClaims,
-    ) -> Option<SessionClaims> {
-        let key_current = current.is_ok_and(|key| Arc::ptr_eq(&key, checked_with));
-        if key_current && unix_now() <= claims.exp.saturating_add(self.inner.leeway) {
-            return Some(claims);
+    ) -> Option<AuthContext> {
+        let key_current = current.is_ok_and(|key| Arc::ptr_eq(&key, &hit.key));
+        let exp = hit.context.claims().map_or(i64::MIN, |c| c.exp);
+        if key_current && unix_now() <= exp.saturating_add(self.inner.leeway) {
+            return Some(hit.context.clone());
         }
         self.inner
             .verified
@@ -265,18 +284,20 @@ impl Verifier {
         token: &str,
         kid: Option<String>,
         key: Arc<VerifyingKey>,
-        claims: &SessionClaims,
-    ) {
-        let entry = Verified {
-            claims: claims.clone(),
+        claims: SessionClaims,
+    ) -> AuthContext {
+        let context = AuthContext::from_claims(claims);
+        let entry = Arc::new(Verified {
+            context: context.clone(),
             kid,
             key,
-        };
+        });
         self.inner
             .verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .put(token.to_owned(), entry);
+        context
     }
 
     /// Finds the request's token ([`token_from_headers`]) and verifies it.
@@ -430,4 +451,34 @@ fn reject_duplicate_claims(token: &str) -> Result<(), VerifyError> {
 /// The clock jsonwebtoken checks `exp`/`nbf` against, so every time check here agrees with it.
 fn unix_now() -> i64 {
     i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+#[path = "../tests/common/keys.rs"]
+mod test_keys;
+
+#[cfg(test)]
+mod tests {
+    use super::test_keys::{ISSUER, TestKey, claims, claims_with, jwks};
+    use super::*;
+
+    /// The hot path clones an `Arc`: every request with a token seen before gets the context
+    /// built at its first verification, and a different token gets its own.
+    #[tokio::test]
+    async fn a_repeat_token_shares_its_first_verification() {
+        let key = TestKey::es256_a();
+        let config = AuthConfig::embedded().with_issuer(ISSUER);
+        let verifier = Verifier::new(&config, KeyStore::static_set(jwks(&[&key]))).unwrap();
+        let token = key.sign(&claims());
+        let first = verifier.verify_context(&token).await.unwrap();
+        let again = verifier.verify_context(&token).await.unwrap();
+        assert!(first.shares_session_with(&again));
+        let other = key.sign(&claims_with(serde_json::json!({ "sid": "sess_other" })));
+        let other = verifier.verify_context(&other).await.unwrap();
+        assert!(!first.shares_session_with(&other));
+        assert_eq!(
+            verifier.verify(&token).await.unwrap().sub,
+            other.claims().unwrap().sub
+        );
+    }
 }
