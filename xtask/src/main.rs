@@ -25,7 +25,8 @@ Commands:
   screenshot       take docs/screenshot.png (the README's picture) in headless Chromium
   template-check   generate a new app from this checkout (dx new), check its names, build and
                    test it (part of `test`)
-  bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md)
+  bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md);
+                   `--load-only` skips the criterion part
   fuzz             cargo-fuzz targets, 120 s each (--seconds N; --smoke: 25 s each), docs/security.md
   soak             60 s of saturation on /api/me and /dashboard: zero errors, RSS within 10 %
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
@@ -52,7 +53,7 @@ fn run() -> Result<()> {
         Some("bundle") => cmd::bundle(&root).map(|dir| {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
-        Some("bench") => bench::bench(&root),
+        Some("bench") => bench::bench(&root, args[1..].iter().any(|a| a == "--load-only")),
         Some("screenshot") => cmd::screenshot(&root),
         Some("template-check") => {
             tools::ensure_build_tools(&root)?;
