@@ -95,27 +95,31 @@ impl Store {
             .connect(url)
             .await?;
         let store = Self { pool, backend };
-        if backend == Backend::Sqlite {
-            // WAL lets readers and one writer work at once; the setting persists in the file.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&store.pool)
-                .await?;
-        }
         match backend {
-            Backend::Sqlite => store.migrate_sqlite().await?,
+            Backend::Sqlite => store.prepare_sqlite().await?,
             // PostgreSQL migrations take an advisory lock: concurrent starts are serialised.
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&store.pool).await?,
         }
         Ok(store)
     }
 
-    /// SQLite has no advisory lock, so two processes starting at once may both try to apply a
-    /// migration; the loser's transaction fails and rolls back. Re-running then finds the
-    /// migration applied and skips it.
-    async fn migrate_sqlite(&self) -> Result<(), IdpError> {
+    /// Switches the file to WAL (readers and one writer at once; the setting persists in the
+    /// file) and migrates it. SQLite has no advisory lock, so two processes starting at once on
+    /// a new file race: switching to WAL needs an exclusive lock and answers `SQLITE_BUSY` at once
+    /// (without waiting for the busy timeout) while the other holds the file, and both may try to
+    /// apply a migration, whose loser rolls back. Re-running then finds WAL on and the migration
+    /// applied, and skips them.
+    async fn prepare_sqlite(&self) -> Result<(), IdpError> {
         let mut attempt = 0;
         loop {
-            match SQLITE_MIGRATIONS.run(&self.pool).await {
+            let prepared = async {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&self.pool)
+                    .await?;
+                SQLITE_MIGRATIONS.run(&self.pool).await?;
+                Ok::<_, IdpError>(())
+            };
+            match prepared.await {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt < 5 => {
                     attempt += 1;
