@@ -126,7 +126,7 @@ impl Store {
                     tracing::debug!(error = %e, attempt, "SQLite migration raced; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
     }
