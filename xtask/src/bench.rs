@@ -264,23 +264,10 @@ fn me_under_sign_ins(server: &Server, bearer: &str) -> Result<(Load, SignIns)> {
     let out = sign_ins.wait_with_output()?;
     let _ = std::fs::remove_file(&script);
     let text = String::from_utf8_lossy(&out.stdout);
-    let number_after = |label: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(label))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    let total = text
-        .lines()
-        .find(|l| l.contains("requests in"))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    let failed = number_after("Non-2xx or 3xx responses:");
+    let errors = errors(&text);
     let sign_ins = SignIns {
-        ok: total.saturating_sub(failed),
-        failed,
+        ok: requests(&text).saturating_sub(errors.non_2xx),
+        failed: errors.non_2xx + errors.socket,
         seconds,
     };
     Ok((load?, sign_ins))
@@ -297,6 +284,42 @@ struct SignIns {
     ok: u64,
     failed: u64,
     seconds: u32,
+}
+
+/// wrk's error counts for one run.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Errors {
+    pub(crate) non_2xx: u64,
+    pub(crate) socket: u64,
+}
+
+/// `123456 requests in 60.00s, …`.
+pub(crate) fn requests(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.split_once(" requests in ")
+                .and_then(|(n, _)| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// wrk's error lines: `Non-2xx or 3xx responses: N` and
+/// `Socket errors: connect N, read N, write N, timeout N`.
+pub(crate) fn errors(text: &str) -> Errors {
+    let mut e = Errors::default();
+    for line in text.lines().map(str::trim) {
+        if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            e.non_2xx += n.trim().parse::<u64>().unwrap_or(1);
+        }
+        if let Some(rest) = line.strip_prefix("Socket errors:") {
+            e.socket += rest
+                .split(',')
+                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    e
 }
 
 /// Runs wrk against `url` and parses requests/s and the p50/p99 latencies.
@@ -422,7 +445,7 @@ pub(crate) fn curl_status(url: &str) -> Result<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::duration_us;
+    use super::{duration_us, errors, requests};
 
     #[test]
     fn parses_wrk_durations() {
@@ -430,5 +453,15 @@ mod tests {
         assert_eq!(duration_us("1.50ms"), Some(1500.0));
         assert_eq!(duration_us("2.00s"), Some(2_000_000.0));
         assert_eq!(duration_us("12m"), None);
+    }
+
+    #[test]
+    fn parses_wrk_errors() {
+        let text = "  1000 requests in 10.00s, 1.00MB read\n  Socket errors: connect 0, read 2, write 1, timeout 3\n  Non-2xx or 3xx responses: 7\n";
+        let e = errors(text);
+        assert_eq!((e.non_2xx, e.socket), (7, 6));
+        assert_eq!(requests(text), 1000);
+        let clean = errors("  5 requests in 1.00s, 1KB read\n");
+        assert_eq!((clean.non_2xx, clean.socket), (0, 0));
     }
 }

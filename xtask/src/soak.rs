@@ -6,7 +6,7 @@
 //! Reuses the load-run helpers of `bench.rs` (server start, sign-up, wrk). Builds the release
 //! bundle first, unless `APP_BUNDLE_DIR` names one.
 
-use crate::bench::{Server, sign_up, wrk_for};
+use crate::bench::{Errors, Server, errors, requests, sign_up, wrk_for};
 use crate::cmd::{bundle, step};
 use crate::tools::{command, ensure_debian_packages};
 use anyhow::{Context, Result, bail};
@@ -22,13 +22,6 @@ const WARM_UP_SECONDS: u32 = 15;
 const CONNECTIONS: u32 = 16;
 /// Largest accepted RSS drift between the end of the warm-up and the end of the soak.
 const MAX_RSS_GROWTH: f64 = 0.10;
-
-/// What wrk reported for one route.
-#[derive(Debug, Default, Clone, Copy)]
-struct Errors {
-    non_2xx: u64,
-    socket: u64,
-}
 
 pub fn soak(root: &Path, args: &[String]) -> Result<()> {
     let seconds = match args {
@@ -153,35 +146,6 @@ fn route(url: &str, header: &str, seconds: u32) -> Result<Route> {
     Ok((load, requests(&text), errors(&text)))
 }
 
-/// `123456 requests in 60.00s, …`.
-fn requests(text: &str) -> u64 {
-    text.lines()
-        .find_map(|l| {
-            let l = l.trim();
-            l.split_once(" requests in ")
-                .and_then(|(n, _)| n.trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// wrk's error lines: `Non-2xx or 3xx responses: N` and
-/// `Socket errors: connect N, read N, write N, timeout N`.
-fn errors(text: &str) -> Errors {
-    let mut e = Errors::default();
-    for line in text.lines().map(str::trim) {
-        if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            e.non_2xx += n.trim().parse::<u64>().unwrap_or(1);
-        }
-        if let Some(rest) = line.strip_prefix("Socket errors:") {
-            e.socket += rest
-                .split(',')
-                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
-                .sum::<u64>();
-        }
-    }
-    e
-}
-
 /// The page answers 200 (not a redirect to the sign-in page) with the session cookie.
 fn assert_signed_in(url: &str, cookie: &str) -> Result<()> {
     let out = command("curl")
@@ -201,19 +165,4 @@ fn assert_signed_in(url: &str, cookie: &str) -> Result<()> {
         bail!("{url} answered {status} with the session cookie, expected the signed-in page (200)");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{errors, requests};
-
-    #[test]
-    fn parses_wrk_errors() {
-        let text = "  1000 requests in 10.00s, 1.00MB read\n  Socket errors: connect 0, read 2, write 1, timeout 3\n  Non-2xx or 3xx responses: 7\n";
-        let e = errors(text);
-        assert_eq!((e.non_2xx, e.socket), (7, 6));
-        assert_eq!(requests(text), 1000);
-        let clean = errors("  5 requests in 1.00s, 1KB read\n");
-        assert_eq!((clean.non_2xx, clean.socket), (0, 0));
-    }
 }
