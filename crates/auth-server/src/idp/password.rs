@@ -138,7 +138,7 @@ impl Passwords {
         let (done, result) = oneshot::channel();
         self.threads.run(Box::new(move || {
             // The permit lives until the buffer is back in the pool, even when the caller stops
-            // waiting, so there are never more buffers than permits. A panic drops the buffer.
+            // waiting, so there are never more buffers than permits.
             let _permit = permit;
             let lock = || buffers.lock().unwrap_or_else(PoisonError::into_inner);
             let mut memory = lock().take().unwrap_or_else(|| new_buffer(blocks));
