@@ -13,8 +13,8 @@
 
 #![no_main]
 
-use auth_server::idp::fuzzing::{Endpoint, Parsed, parse};
-use auth_server::idp::validate::{is_valid_email, normalise_email};
+use auth_idp::fuzzing::{Endpoint, Parsed, parse};
+use auth_idp::fuzzing::{is_valid_email, normalise_email};
 use libfuzzer_sys::fuzz_target;
 
 fn check_redirect(redirect: &str) {

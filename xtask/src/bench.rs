@@ -4,8 +4,8 @@
 //! The load run talks to the server with `curl` and `wrk` only (no HTTP client in the xtask), so
 //! what is measured is the deployed binary, as a user runs it.
 
-use crate::cmd::{bundle, step};
 use crate::tools::{command, ensure_debian_packages, run};
+use crate::workspace::{bundle, step};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::net::TcpListener;

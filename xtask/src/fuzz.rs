@@ -7,8 +7,8 @@
 //! and crash artifacts — lives under the user cache (`~/.cache/dioxus-auth-starter/fuzz-target`
 //! and `…/fuzz/`), never in the checkout; the committed seeds in `fuzz/seeds/<target>/` are read only.
 
-use crate::cmd::step;
 use crate::tools::{command, run};
+use crate::workspace::step;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -10,6 +10,7 @@ mod fuzz;
 mod soak;
 mod template;
 mod tools;
+mod workspace;
 
 use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
@@ -50,7 +51,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("dev") => cmd::dev(&root, &args[1..]),
         Some("test") => cmd::test(&root),
-        Some("bundle") => cmd::bundle(&root).map(|dir| {
+        Some("bundle") => workspace::bundle(&root).map(|dir| {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
         Some("bench") => bench::bench(&root, args[1..].iter().any(|a| a == "--load-only")),

@@ -7,8 +7,8 @@
 //! bundle first, unless `APP_BUNDLE_DIR` names one.
 
 use crate::bench::{Errors, Server, errors, requests, sign_up, wrk_for};
-use crate::cmd::{bundle, step};
 use crate::tools::{command, ensure_debian_packages};
+use crate::workspace::{bundle, step};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
 use std::path::Path;

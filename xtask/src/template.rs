@@ -6,8 +6,8 @@
 //! repository's own values, must equal its plain file outside the lines that hold a placeholder,
 //! so a dependency added to `apps/demo/Cargo.toml` cannot be forgotten in the template.
 
-use crate::cmd::{step, target_dir};
 use crate::tools::{command, run};
+use crate::workspace::{step, target_dir};
 use anyhow::{Context, Result, bail, ensure};
 use std::path::{Path, PathBuf};
 use std::process::Command;

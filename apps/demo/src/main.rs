@@ -50,10 +50,10 @@ fn main() {
     #[cfg(not(feature = "server"))]
     dioxus::launch(App);
 
-    // The server (embedded identity provider by default; see `AuthStack::from_env`).
+    // The server (embedded identity provider by default; see `auth_idp::stack_from_env`).
     // `./server grant-role <email> admin`, `./server rotate-keys`: admin commands, then exit.
     #[cfg(feature = "server")]
-    if let Some(code) = auth_server::cli::run(&std::env::args().skip(1).collect::<Vec<_>>()) {
+    if let Some(code) = auth_idp::run_cli(&std::env::args().skip(1).collect::<Vec<_>>()) {
         std::process::exit(code);
     }
 
@@ -69,7 +69,7 @@ fn main() {
 /// stack around all of it.
 #[cfg(feature = "server")]
 async fn router() -> anyhow::Result<axum::Router> {
-    let auth = auth_server::AuthStack::from_env().await?;
+    let auth = auth_idp::stack_from_env().await?;
     let pages = auth_server::PageGuard::new(PROTECTED).apply(dioxus::server::router(App));
     Ok(auth.apply(pages.merge(api::routes())))
 }

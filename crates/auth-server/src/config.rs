@@ -1,7 +1,7 @@
 //! Settings ([`AuthConfig`]): from the environment, validated at start-up, or built in code.
 
 use crate::error::ConfigError;
-use crate::keys::KeyStore;
+use crate::keys::{CacheConfig, is_allowed_url};
 use jsonwebtoken::Algorithm;
 use std::str::FromStr;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum KeySource {
     /// `AUTH_PROVIDER=embedded`: the embedded identity provider hands its public keys over in code
-    /// ([`KeyStore::static_set`], [`KeyStore::replace`]).
+    /// ([`KeyStore::static_set`](crate::KeyStore::static_set), [`KeyStore::replace`](crate::KeyStore::replace)).
     Embedded,
     /// A PEM public key (`AUTH_PUBLIC_KEY`): no network at all.
     PublicKeyPem(String),
@@ -25,43 +25,6 @@ pub enum KeySource {
     JwksUrl(String),
     /// OpenID Connect discovery from the issuer, falling back to `{issuer}/.well-known/jwks.json`.
     Discovery,
-}
-
-/// Tuning of the remote key cache. The defaults suit every hosted issuer.
-///
-/// ```
-/// use std::time::Duration;
-/// let cache = auth_server::CacheConfig {
-///     cooldown: Duration::from_secs(10),
-///     ..Default::default()
-/// };
-/// assert_eq!(cache.ttl, Duration::from_secs(600));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheConfig {
-    /// Keys older than this are refreshed in the background; requests keep using the cached keys.
-    pub ttl: Duration,
-    /// At most one fetch starts per cool-down, whatever the number of unknown key ids or failures.
-    pub cooldown: Duration,
-    /// While the endpoint fails, fetched keys keep working for this long after their last
-    /// successful fetch (stale-if-error); after that the store fails closed.
-    pub max_stale: Duration,
-    /// Timeout of one fetch, body included.
-    pub fetch_timeout: Duration,
-    /// Largest accepted JWKS or discovery response, enforced while streaming.
-    pub max_response_bytes: usize,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            ttl: Duration::from_secs(600),
-            cooldown: Duration::from_secs(30),
-            max_stale: Duration::from_secs(24 * 3600),
-            fetch_timeout: Duration::from_secs(5),
-            max_response_bytes: 1024 * 1024,
-        }
-    }
 }
 
 /// The verification settings.
@@ -108,6 +71,20 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// Remote key cache tuning.
     pub cache: CacheConfig,
+    /// `AUTH_PUBLIC_URL` (or `PUBLIC_URL`): where the app is reached. Its origin is the only one
+    /// allowed to make state-changing requests, and `https` makes the auth cookies `Secure`.
+    pub public_url: String,
+}
+
+/// The app's URL when `AUTH_PUBLIC_URL` is not set: the address `dx serve` and the release server
+/// listen on by default.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+/// `scheme://host[:port]` of an http(s) URL with a host, `None` for anything else.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url.trim()).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .then(|| url.origin().ascii_serialization())
 }
 
 /// The default algorithm allow-list: ES256, EdDSA, RS256, RS384, RS512.
@@ -143,7 +120,25 @@ impl AuthConfig {
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             leeway_secs: 5,
             cache: CacheConfig::default(),
+            public_url: DEFAULT_PUBLIC_URL.to_owned(),
         }
+    }
+
+    /// Sets the app's public URL (see [`public_url`](Self::public_url)).
+    ///
+    /// ```
+    /// let config = auth_server::AuthConfig::jwks("https://clerk.example.com")
+    ///     .with_public_url("https://app.example.com/");
+    /// assert_eq!(config.public_origin(), "https://app.example.com");
+    /// ```
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = url.into();
+        self
+    }
+
+    /// The origin of [`public_url`](Self::public_url), e.g. `https://app.example.com`.
+    pub fn public_origin(&self) -> String {
+        origin_of(&self.public_url).unwrap_or_else(|| self.public_url.clone())
     }
 
     /// Settings for an external issuer, with keys found by OIDC discovery.
@@ -341,6 +336,9 @@ impl AuthConfig {
             c
         };
 
+        if let Some(url) = get("AUTH_PUBLIC_URL").or_else(|| get("PUBLIC_URL")) {
+            config.public_url = url.trim().to_owned();
+        }
         config.audiences = list(get("AUTH_AUDIENCE"));
         config.authorized_parties = list(get("AUTH_AUTHORIZED_PARTIES"));
         if let Some(v) = get("AUTH_ALGORITHMS") {
@@ -404,12 +402,21 @@ impl AuthConfig {
                         reason: "this is a private key; give the public key".into(),
                     });
                 }
-                KeyStore::from_pem(pem).map_err(|e| ConfigError::Invalid {
-                    var: "AUTH_PUBLIC_KEY",
-                    reason: e.to_string(),
-                })?;
+                // Parsed once, where the key store is built (`Verifier::from_config`).
+                if !pem.contains("-----BEGIN") {
+                    return Err(ConfigError::Invalid {
+                        var: "AUTH_PUBLIC_KEY",
+                        reason: "not a PEM public key (no -----BEGIN line)".into(),
+                    });
+                }
             }
             KeySource::Embedded | KeySource::Discovery => {}
+        }
+        if origin_of(&self.public_url).is_none() {
+            return Err(ConfigError::Invalid {
+                var: "AUTH_PUBLIC_URL",
+                reason: "must be an http:// or https:// URL with a host".into(),
+            });
         }
         if self.algorithms.is_empty() {
             return Err(ConfigError::Invalid {
@@ -486,24 +493,11 @@ pub(crate) fn check_url(var: &'static str, url: &str) -> Result<(), ConfigError>
     }
 }
 
-pub(crate) fn is_allowed_url(url: &reqwest::Url) -> bool {
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => {
-            let host = url.host_str().unwrap_or("");
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => false,
-    }
-}
-
 fn static_var(name: &str) -> &'static str {
     const VARS: &[&str] = &[
         "AUTH_PROVIDER",
+        "AUTH_PUBLIC_URL",
+        "PUBLIC_URL",
         "AUTH_ISSUER",
         "AUTH_JWKS_URL",
         "AUTH_PUBLIC_KEY",
@@ -611,16 +605,14 @@ mod tests {
             ("AUTH_ISSUER", "ftp://x", "AUTH_ISSUER"),
             ("AUTH_ISSUER", "http://evil.example", "AUTH_ISSUER"),
             ("AUTH_JWKS_URL", "nope", "AUTH_JWKS_URL"),
-            (
-                "AUTH_PUBLIC_KEY",
-                "-----BEGIN PUBLIC KEY-----",
-                "AUTH_PUBLIC_KEY",
-            ),
+            ("AUTH_PUBLIC_KEY", "not a pem", "AUTH_PUBLIC_KEY"),
             (
                 "AUTH_PUBLIC_KEY",
                 "-----BEGIN PRIVATE KEY-----",
                 "AUTH_PUBLIC_KEY",
             ),
+            ("AUTH_PUBLIC_URL", "ftp://app.example", "AUTH_PUBLIC_URL"),
+            ("PUBLIC_URL", "not a url", "AUTH_PUBLIC_URL"),
             ("AUTH_ALGORITHMS", "HS256", "AUTH_ALGORITHMS"),
             ("AUTH_ALGORITHMS", "none", "AUTH_ALGORITHMS"),
             ("AUTH_CLOCK_SKEW_SECS", "-1", "AUTH_CLOCK_SKEW_SECS"),
@@ -640,6 +632,13 @@ mod tests {
             assert!(e.to_string().contains(expected), "{var}={value}: {e}");
             assert_eq!(var_of(e), *expected);
         }
+        // A PEM that looks like one but does not parse is refused where it is parsed (once):
+        // building the verifier, which every start-up path does right after reading the settings.
+        let mut env = base.to_vec();
+        env.push(("AUTH_PUBLIC_KEY", "-----BEGIN PUBLIC KEY-----"));
+        let config = from(&env).unwrap();
+        let e = crate::Verifier::from_config(&config).unwrap_err();
+        assert_eq!(var_of(e), "AUTH_PUBLIC_KEY");
         let e = from(&[
             ("AUTH_PROVIDER", "jwks"),
             ("AUTH_ISSUER", "https://i.example"),

@@ -43,6 +43,8 @@ struct Session {
     state: AuthState,
     signed_in: SignedIn,
     claims: SessionClaims,
+    /// The verified token itself (`None` for contexts built from claims alone).
+    token: Option<Box<str>>,
 }
 
 /// What [`AuthContext::state`] lends when signed out.
@@ -67,14 +69,34 @@ impl AuthContext {
     /// assert_eq!(ctx.state().user_id().unwrap().as_str(), "user_1");
     /// ```
     pub fn from_claims(claims: SessionClaims) -> Self {
+        Self::build(claims, None)
+    }
+
+    /// A signed-in context from a verified (or freshly minted) token and its claims.
+    pub(crate) fn from_token(token: &str, claims: SessionClaims) -> Self {
+        Self::build(claims, Some(token.into()))
+    }
+
+    fn build(claims: SessionClaims, token: Option<Box<str>>) -> Self {
         let signed_in = SignedIn::from(&claims);
         Self {
             session: Some(Arc::new(Session {
                 state: AuthState::SignedIn(signed_in.clone()),
                 signed_in,
                 claims,
+                token,
             })),
         }
+    }
+
+    /// The session token this request was verified with, or the one the layer minted for it in
+    /// this request (what `GET /auth/token` hands out). `None` when signed out.
+    ///
+    /// ```
+    /// assert!(auth_server::AuthContext::signed_out().token().is_none());
+    /// ```
+    pub fn token(&self) -> Option<&str> {
+        self.session.as_ref().and_then(|s| s.token.as_deref())
     }
 
     /// The auth state.

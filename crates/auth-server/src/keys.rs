@@ -1,6 +1,5 @@
 //! The key store ([`KeyStore`]): public keys parsed once into `DecodingKey`s, static or fetched.
 
-use crate::config::{CacheConfig, is_allowed_url};
 use crate::error::{KeyError, VerifyError};
 use arc_swap::ArcSwap;
 use jsonwebtoken::jwk::{
@@ -11,7 +10,60 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Tuning of the remote key cache. The defaults suit every hosted issuer.
+///
+/// ```
+/// use std::time::Duration;
+/// let cache = auth_server::CacheConfig {
+///     cooldown: Duration::from_secs(10),
+///     ..Default::default()
+/// };
+/// assert_eq!(cache.ttl, Duration::from_secs(600));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Keys older than this are refreshed in the background; requests keep using the cached keys.
+    pub ttl: Duration,
+    /// At most one fetch starts per cool-down, whatever the number of unknown key ids or failures.
+    pub cooldown: Duration,
+    /// While the endpoint fails, fetched keys keep working for this long after their last
+    /// successful fetch (stale-if-error); after that the store fails closed.
+    pub max_stale: Duration,
+    /// Timeout of one fetch, body included.
+    pub fetch_timeout: Duration,
+    /// Largest accepted JWKS or discovery response, enforced while streaming.
+    pub max_response_bytes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(600),
+            cooldown: Duration::from_secs(30),
+            max_stale: Duration::from_secs(24 * 3600),
+            fetch_timeout: Duration::from_secs(5),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Fetched URLs must be `https`, except on loopback hosts (local development and tests).
+pub(crate) fn is_allowed_url(url: &reqwest::Url) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => {
+            let host = url.host_str().unwrap_or("");
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
 
 /// Most keys kept from one JWKS: real issuers publish two or three.
 const MAX_KEYS: usize = 64;

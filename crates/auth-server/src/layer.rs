@@ -1,105 +1,38 @@
-//! The tower layer: verifies the session token once per request and stores the result in the
-//! request extensions, optionally refreshing the session through a [`SessionRefresher`].
+//! The tower layer: the one place that reads a request's credentials, verifies its token and
+//! renews its session (at most once), storing the result in the request extensions.
 
+use crate::backend::{BoxFuture, SessionBackend};
+use crate::cookies::{SessionCookies, set_cookie_name};
 use crate::extract::AuthContext;
-use crate::token::token_from_headers;
+use crate::token::{Credentials, credentials};
 use crate::verify::Verifier;
-use auth_types::{AuthState, SessionClaims};
+use auth_types::AuthState;
+use auth_types::contract::paths;
 use http::{HeaderMap, HeaderValue, Request, Response, header};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
-/// A boxed, `Send` future (what [`SessionRefresher::refresh`] returns).
-///
-/// ```
-/// let fut: auth_server::BoxFuture<'static, u8> = Box::pin(async { 1 });
-/// # let _ = fut;
-/// ```
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The longest a token handed to a client (`/auth/session`, `/auth/token`) may have left before
+/// the layer renews it first (Clerk's 15 s window; a quarter of shorter lifetimes), so a client
+/// polling them never holds an expired one.
+const RENEW_WINDOW_SECS: i64 = 15;
 
-/// The outcome of a [`SessionRefresher`].
+/// The tower layer: once per request it reads the credentials, verifies the token, and inserts
+/// an [`AuthContext`] and its [`AuthState`] into the request extensions. It **never rejects**:
+/// guards are the extractors' job ([`RequireAuth`](crate::RequireAuth), [`Require`](crate::Require)).
 ///
-/// ```
-/// use auth_server::Refreshed;
-/// use http::HeaderValue;
-/// let out = Refreshed::SignedOut {
-///     set_cookies: vec![HeaderValue::from_static("__session=; Max-Age=0; Path=/")],
-/// };
-/// # let _ = out;
-/// ```
-// Built once per refreshed request: boxing the claims would only make the API clumsier.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-pub enum Refreshed {
-    /// A new session token was minted: the request continues signed in with `claims`.
-    Session {
-        /// The new session token (the refresher usually also sets it as the `__session` cookie
-        /// in `set_cookies`).
-        token: String,
-        /// The claims of `token`. Trusted as is: the refresher is in-process code that just
-        /// issued the token.
-        claims: SessionClaims,
-        /// `Set-Cookie` values appended to the response, in order; every one is kept.
-        set_cookies: Vec<HeaderValue>,
-    },
-    /// The session is over (revoked, refresh token expired): the request continues signed out
-    /// and these `Set-Cookie` values (typically clearing the cookies) are appended to the response.
-    SignedOut {
-        /// `Set-Cookie` values appended to the response.
-        set_cookies: Vec<HeaderValue>,
-    },
-}
-
-/// A hook that renews a session within the request that found it missing or expired: how the
-/// embedded identity provider keeps short-lived session tokens fresh without a client round trip.
+/// The rules, the same for every route:
+/// * an `Authorization: Bearer` header decides alone: a refused or malformed one is signed out,
+///   never the cookies' session and never a refresh;
+/// * otherwise the `__session` cookie is verified; when it is missing, refused or expired (or,
+///   on `/auth/session` and `/auth/token`, within its last 15 s) and a [`SessionBackend`] is
+///   configured, the `__refresh` cookie renews the session — **at most once per request** — and
+///   the new `Set-Cookie` is appended to the response.
 ///
-/// The [`AuthLayer`] calls [`refresh`](Self::refresh) **only** when the request has no valid
-/// session token (none, expired, or otherwise refused) and a refresher is configured. It is
-/// called at most once per request, before the handler runs.
-///
-/// * Return `None` when there is nothing to do (no refresh cookie): the request is signed out and
-///   the response is untouched.
-/// * Return [`Refreshed::Session`] to sign the request in with the new claims; the handler, the
-///   extractors and SSR all see them, and every `Set-Cookie` is appended to the response.
-/// * Return [`Refreshed::SignedOut`] to clear cookies; the request is signed out.
-///
-/// Implementations must not panic and should be fast for requests without a refresh cookie (they
-/// run on every signed-out request). To also verify future requests with rotated keys, call
-/// [`KeyStore::replace`](crate::KeyStore::replace) when the signing key changes.
-///
-/// ```
-/// use auth_server::{BoxFuture, Refreshed, SessionRefresher};
-/// use http::HeaderMap;
-///
-/// struct MyIdp;
-///
-/// impl SessionRefresher for MyIdp {
-///     fn refresh<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Option<Refreshed>> {
-///         Box::pin(async move {
-///             let _refresh_cookie = headers.get(http::header::COOKIE)?;
-///             // look the refresh token up, mint a new session token, build the cookies…
-///             None
-///         })
-///     }
-/// }
-/// ```
-pub trait SessionRefresher: Send + Sync + 'static {
-    /// Tries to renew the session of a request without a valid session token. `headers` are the
-    /// request headers (cookies included).
-    fn refresh<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Option<Refreshed>>;
-}
-
-/// The tower layer: once per request it finds the token (Bearer, then `__session` cookie),
-/// verifies it, and inserts an [`AuthContext`] and its [`AuthState`] into the request extensions.
-/// It **never rejects**: guards are the extractors' job ([`RequireAuth`](crate::RequireAuth),
-/// [`Require`](crate::Require)).
-///
-/// Put it outermost (after the routes, so it wraps them all, including Dioxus server functions
-/// and SSR).
+/// Put it outermost but for the origin check (after the routes, so it wraps them all, including
+/// Dioxus server functions and SSR); [`AuthStack`](crate::AuthStack) does.
 ///
 /// ```
 /// use auth_server::{Auth, AuthConfig, AuthLayer, Verifier};
@@ -115,20 +48,31 @@ pub trait SessionRefresher: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Verifier,
-    refresher: Option<Arc<dyn SessionRefresher>>,
+    backend: Option<Backend>,
 }
+
+#[derive(Clone)]
+struct Backend {
+    store: Arc<dyn SessionBackend>,
+    cookies: SessionCookies,
+}
+
+/// The layer's [`SessionBackend`], in the request extensions for the extractors and SSR
+/// ([`CurrentUser`](crate::CurrentUser), `current_user()`).
+#[derive(Clone)]
+pub(crate) struct SharedBackend(pub(crate) Arc<dyn SessionBackend>);
 
 impl fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthLayer")
             .field("verifier", &self.verifier)
-            .field("refresher", &self.refresher.is_some())
+            .field("backend", &self.backend.is_some())
             .finish()
     }
 }
 
 impl AuthLayer {
-    /// A layer without a refresher (external issuers: the client refreshes its own tokens).
+    /// A layer without a backend (external issuers: the client refreshes its own tokens).
     ///
     /// ```
     /// # fn f(verifier: auth_server::Verifier) {
@@ -138,46 +82,23 @@ impl AuthLayer {
     pub fn new(verifier: Verifier) -> Self {
         Self {
             verifier,
-            refresher: None,
+            backend: None,
         }
     }
 
-    /// Adds a [`SessionRefresher`] (the embedded identity provider).
+    /// Adds a [`SessionBackend`] (the embedded identity provider, or the app's own store):
+    /// sessions are renewed through it and `cookies` says how to set them.
     ///
-    /// ```
-    /// # use auth_server::{BoxFuture, Refreshed, SessionRefresher};
-    /// # struct Idp;
-    /// # impl SessionRefresher for Idp {
-    /// #     fn refresh<'a>(&'a self, _: &'a http::HeaderMap) -> BoxFuture<'a, Option<Refreshed>> {
-    /// #         Box::pin(async { None })
-    /// #     }
-    /// # }
-    /// # fn f(verifier: auth_server::Verifier) {
-    /// let layer = auth_server::AuthLayer::new(verifier).with_refresher(Idp);
-    /// # }
-    /// ```
-    pub fn with_refresher(mut self, refresher: impl SessionRefresher) -> Self {
-        self.refresher = Some(Arc::new(refresher));
-        self
-    }
-
-    /// Like [`with_refresher`](Self::with_refresher), sharing an existing `Arc`.
-    ///
-    /// ```
-    /// # use auth_server::{BoxFuture, Refreshed, SessionRefresher};
-    /// # struct Idp;
-    /// # impl SessionRefresher for Idp {
-    /// #     fn refresh<'a>(&'a self, _: &'a http::HeaderMap) -> BoxFuture<'a, Option<Refreshed>> {
-    /// #         Box::pin(async { None })
-    /// #     }
-    /// # }
-    /// # fn f(verifier: auth_server::Verifier) {
-    /// let idp = std::sync::Arc::new(Idp);
-    /// let layer = auth_server::AuthLayer::new(verifier).with_shared_refresher(idp);
-    /// # }
-    /// ```
-    pub fn with_shared_refresher(mut self, refresher: Arc<dyn SessionRefresher>) -> Self {
-        self.refresher = Some(refresher);
+    /// See [`SessionBackend`] for an example.
+    pub fn with_backend(
+        mut self,
+        backend: Arc<dyn SessionBackend>,
+        cookies: SessionCookies,
+    ) -> Self {
+        self.backend = Some(Backend {
+            store: backend,
+            cookies,
+        });
         self
     }
 
@@ -192,27 +113,63 @@ impl AuthLayer {
         &self.verifier
     }
 
-    /// What the layer does for one request: the context and the `Set-Cookie` values to append.
-    async fn resolve(&self, headers: &HeaderMap) -> (AuthContext, Vec<HeaderValue>) {
-        if let Some((token, source)) = token_from_headers(headers) {
-            match self.verifier.verify_context(token).await {
-                Ok(context) => return (context, Vec::new()),
-                Err(reason) => tracing::debug!(%reason, ?source, "session token refused"),
+    /// A token's signed-in context, or `None` (missing or refused; the reason is logged at debug).
+    async fn verified(&self, token: Option<&str>) -> Option<AuthContext> {
+        match self.verifier.verify_context(token?).await {
+            Ok(context) => Some(context),
+            Err(reason) => {
+                tracing::debug!(%reason, "session token refused");
+                None
             }
         }
-        let Some(refresher) = &self.refresher else {
-            return (AuthContext::signed_out(), Vec::new());
+    }
+
+    /// What the layer does for one request: the context and the `Set-Cookie` values to append.
+    async fn resolve(&self, headers: &HeaderMap, path: &str) -> (AuthContext, Vec<HeaderValue>) {
+        let (session, refresh) = match credentials(headers) {
+            Credentials::Bearer(token) => {
+                return (self.verified(token).await.unwrap_or_default(), Vec::new());
+            }
+            Credentials::Cookies { session, refresh } => (session, refresh),
         };
-        match refresher.refresh(headers).await {
-            Some(Refreshed::Session {
-                claims,
-                set_cookies,
-                ..
-            }) => (AuthContext::from_claims(claims), set_cookies),
-            Some(Refreshed::SignedOut { set_cookies }) => (AuthContext::signed_out(), set_cookies),
-            None => (AuthContext::signed_out(), Vec::new()),
+        let verified = self.verified(session).await;
+        let good_enough = verified
+            .as_ref()
+            .is_some_and(|context| !hands_out_tokens(path) || !expires_soon(context));
+        let (Some(backend), Some(secret), false) = (&self.backend, refresh, good_enough) else {
+            return (verified.unwrap_or_default(), Vec::new());
+        };
+        match backend.store.refresh(secret).await {
+            Ok(Some(renewed)) => (
+                AuthContext::from_token(&renewed.token, renewed.claims),
+                vec![backend.cookies.session(&renewed.token)],
+            ),
+            Ok(None) => (AuthContext::signed_out(), backend.cookies.clear()),
+            Err(e) => {
+                // The store is down: keep what the request had, leave its cookies alone.
+                tracing::warn!(error = %e, "session refresh failed");
+                (verified.unwrap_or_default(), Vec::new())
+            }
         }
     }
+}
+
+/// The paths whose answer hands the session token to a client, which will hold it a while.
+fn hands_out_tokens(path: &str) -> bool {
+    path == paths::SESSION || path == paths::TOKEN
+}
+
+/// Whether a token has less than its renewal window left (a quarter of its lifetime, at most
+/// [`RENEW_WINDOW_SECS`]).
+fn expires_soon(context: &AuthContext) -> bool {
+    let Some(claims) = context.claims() else {
+        return true;
+    };
+    let lifetime = claims
+        .iat
+        .map_or(i64::MAX, |iat| claims.exp.saturating_sub(iat));
+    let window = (lifetime / 4).clamp(0, RENEW_WINDOW_SECS);
+    claims.exp.saturating_sub(crate::verify::unix_now()) <= window
 }
 
 impl<S> Layer<S> for AuthLayer {
@@ -262,10 +219,14 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
-            let (ctx, set_cookies) = layer.resolve(req.headers()).await;
+            let (ctx, set_cookies) = layer.resolve(req.headers(), req.uri().path()).await;
             req.extensions_mut()
                 .insert::<AuthState>(ctx.state().clone());
             req.extensions_mut().insert(ctx);
+            if let Some(backend) = &layer.backend {
+                req.extensions_mut()
+                    .insert(SharedBackend(backend.store.clone()));
+            }
             let mut res = inner.call(req).await?;
             // A response that sets a cookie itself (sign-in, sign-up, sign-out, the provider's
             // own refresh) is authoritative for it: browsers apply `Set-Cookie` in order, so
@@ -276,21 +237,15 @@ where
                 .headers()
                 .get_all(header::SET_COOKIE)
                 .iter()
-                .filter_map(cookie_name)
+                .filter_map(set_cookie_name)
+                .map(str::to_owned)
                 .collect();
             for cookie in set_cookies {
-                if cookie_name(&cookie).is_none_or(|name| !own.contains(&name)) {
+                if set_cookie_name(&cookie).is_none_or(|name| !own.iter().any(|o| o == name)) {
                     res.headers_mut().append(header::SET_COOKIE, cookie);
                 }
             }
             Ok(res)
         })
     }
-}
-
-/// The name of the cookie a `Set-Cookie` value sets.
-fn cookie_name(value: &HeaderValue) -> Option<String> {
-    let text = value.to_str().ok()?;
-    let (name, _) = text.split_once('=')?;
-    Some(name.trim().to_owned())
 }

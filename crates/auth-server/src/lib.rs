@@ -1,18 +1,25 @@
 //! Server half of the auth template: verifies session tokens once per request, exposes the result
-//! to axum handlers, Dioxus server functions and server-side rendering, and runs the embedded
-//! identity provider.
+//! to axum handlers, Dioxus server functions and server-side rendering. It trusts any OIDC/JWKS
+//! issuer (Clerk, Auth0, Keycloak, …) or the embedded identity provider of the `auth-idp` crate,
+//! which plugs in through one trait, [`SessionBackend`]. No database, no password hashing here.
 //!
-//! * [`AuthConfig`]: settings from the environment ([`AuthConfig::from_env`]) or code.
-//! * [`KeyStore`]: public keys — a static set from the embedded identity provider
-//!   ([`KeyStore::static_set`], [`KeyStore::replace`]), a PEM key, a JWKS URL or OIDC discovery.
-//! * [`Verifier`]: checks a token and returns its [`SessionClaims`](auth_types::SessionClaims).
-//! * [`AuthLayer`]: verifies once per request, stores an [`AuthContext`]; never rejects. An
-//!   optional [`SessionRefresher`] renews sessions in the same request.
-//! * Extractors: [`Auth`] (always succeeds), [`RequireAuth`] (401), [`Require`] (401/403).
-//! * [`PageGuard`]: 303 to the sign-in page for signed-out document requests of protected pages.
-//! * [`AuthStack`]: all of the above (and the embedded provider) from the environment in one call.
-//! * [`CurrentUser`]: the signed-in user's profile (401 signed out), Clerk's `currentUser()`.
-//! * Feature `dioxus`: `current_auth_state()` and `current_user()` for SSR.
+//! The whole public API:
+//!
+//! | item | what |
+//! | --- | --- |
+//! | [`AuthConfig`], [`KeySource`], [`CacheConfig`], [`DEFAULT_ALGORITHMS`], [`DEFAULT_PUBLIC_URL`] | settings from the environment ([`AuthConfig::from_env`]) or code |
+//! | [`KeyStore`] | public keys: a static set, a PEM key, a JWKS URL or OIDC discovery |
+//! | [`Verifier`] | checks a token, returns its [`SessionClaims`](auth_types::SessionClaims) |
+//! | [`AuthLayer`], [`AuthService`] | reads credentials, verifies and renews at most once per request, stores an [`AuthContext`]; never rejects |
+//! | [`SessionBackend`], [`Renewed`], [`BackendError`], [`BoxFuture`], [`backend()`] | the seam to a user store (renew a session, look a user up, rename) |
+//! | [`SessionCookies`] | the `Set-Cookie` values of a session |
+//! | [`CsrfLayer`], [`CsrfService`] | origin check, before the auth layer |
+//! | [`Auth`], [`RequireAuth`], [`Require`], [`Policy`], [`get_auth`], [`CurrentUser`] | extractors and `getAuth(req)`; rejections are [`AuthRejection`] (401/403/503 JSON) |
+//! | [`PageGuard`] | 303 to the sign-in page for signed-out document requests of protected pages |
+//! | [`AuthStack`] | origin check + layer (+ backend routes) around an app in one call |
+//! | [`token_from_headers`], [`TokenSource`], [`SESSION_COOKIE`], [`MAX_TOKEN_BYTES`] | where a token comes from |
+//! | [`VerifyError`], [`ConfigError`], [`KeyError`] | errors |
+//! | `current_auth_state`, `current_auth`, `current_user`, `current_backend` (feature `dioxus`) | the request's state and user during SSR |
 //!
 //! ```
 //! use auth_server::{Auth, AuthConfig, AuthLayer, RequireAuth, Verifier};
@@ -34,29 +41,32 @@
 //! # let _ = app;
 //! ```
 
-pub mod cli;
+mod backend;
 mod config;
+mod cookies;
 mod error;
 mod extract;
 mod guard;
 mod keys;
 mod layer;
-mod setup;
+mod origin;
 #[cfg(feature = "dioxus")]
 mod ssr;
+mod stack;
 mod token;
 mod verify;
 
-pub mod idp;
-
-pub use config::{AuthConfig, CacheConfig, DEFAULT_ALGORITHMS, KeySource};
+pub use backend::{BackendError, BoxFuture, Renewed, SessionBackend, backend};
+pub use config::{AuthConfig, DEFAULT_ALGORITHMS, DEFAULT_PUBLIC_URL, KeySource};
+pub use cookies::SessionCookies;
 pub use error::{AuthRejection, ConfigError, KeyError, VerifyError};
 pub use extract::{Auth, AuthContext, Policy, Require, RequireAuth, get_auth};
 pub use guard::PageGuard;
-pub use keys::KeyStore;
-pub use layer::{AuthLayer, AuthService, BoxFuture, Refreshed, SessionRefresher};
-pub use setup::{AuthStack, CurrentUser, SetupError, UsersApi};
+pub use keys::{CacheConfig, KeyStore};
+pub use layer::{AuthLayer, AuthService};
+pub use origin::{CsrfLayer, CsrfService};
 #[cfg(feature = "dioxus")]
-pub use ssr::{current_auth, current_auth_state, current_user};
+pub use ssr::{current_auth, current_auth_state, current_backend, current_user};
+pub use stack::{AuthStack, CurrentUser};
 pub use token::{MAX_TOKEN_BYTES, SESSION_COOKIE, TokenSource, token_from_headers};
 pub use verify::Verifier;

@@ -42,9 +42,10 @@ pub fn current_auth() -> AuthContext {
 }
 
 /// The current request's signed-in user (public profile), for SSR and server functions: the
-/// request's verified [`AuthState`] plus one lookup in the embedded provider's user store. `None`
-/// when signed out, outside a request, without an embedded provider, or when the user no longer
-/// exists (a store failure is logged and also gives `None`, so a page still renders).
+/// request's verified [`AuthState`] plus one lookup through the layer's
+/// [`SessionBackend`](crate::SessionBackend). `None` when signed out, outside a request, without a
+/// backend (an external issuer), or when the user no longer exists (a store failure is logged and
+/// also gives `None`, so a page still renders).
 ///
 /// ```no_run
 /// use dioxus::prelude::*;
@@ -61,6 +62,19 @@ pub async fn current_user() -> Option<auth_types::User> {
     let ctx = FullstackContext::current()?;
     let auth = current_auth();
     let user_id = auth.state().user_id()?.clone();
-    let idp = ctx.extension::<crate::idp::Idp>()?;
-    crate::setup::lookup(&idp.users(), &user_id).await.ok()
+    let crate::layer::SharedBackend(backend) = ctx.extension::<crate::layer::SharedBackend>()?;
+    crate::stack::lookup(backend.as_ref(), &user_id).await.ok()
+}
+
+/// The current request's [`SessionBackend`](crate::SessionBackend) (for SSR and server functions),
+/// `None` outside a request or without a backend.
+///
+/// ```no_run
+/// let backend = auth_server::current_backend();
+/// # let _ = backend;
+/// ```
+pub fn current_backend() -> Option<std::sync::Arc<dyn crate::SessionBackend>> {
+    let ctx = FullstackContext::current()?;
+    ctx.extension::<crate::layer::SharedBackend>()
+        .map(|crate::layer::SharedBackend(backend)| backend)
 }

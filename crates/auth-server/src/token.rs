@@ -1,6 +1,7 @@
 //! Finding the session token in a request (rules on [`token_from_headers`]).
 
-use axum_extra::extract::cookie::Cookie;
+use crate::cookies;
+use auth_types::contract::cookies::REFRESH;
 use http::{HeaderMap, header};
 
 /// The cookie that carries the session token (the same name as Clerk's).
@@ -8,7 +9,7 @@ use http::{HeaderMap, header};
 /// ```
 /// assert_eq!(auth_server::SESSION_COOKIE, "__session");
 /// ```
-pub const SESSION_COOKIE: &str = "__session";
+pub const SESSION_COOKIE: &str = auth_types::contract::cookies::SESSION;
 
 /// Tokens longer than this (8 KiB) are refused before any decoding.
 ///
@@ -49,7 +50,10 @@ pub enum TokenSource {
 ///   is ignored, and the cookie is used.
 /// * Several `Authorization` headers are ambiguous: no token.
 /// * Cookies are parsed with the `cookie` crate. An empty `__session` cookie is no token; several
-///   `__session` cookies (for example one per path or domain) are ambiguous: no token.
+///   `__session` cookies (for example one per path or domain) are ambiguous: no token. The
+///   `__refresh` cookie follows the same rule.
+/// * A request whose `Bearer` token is refused stays signed out: the
+///   [`AuthLayer`](crate::AuthLayer) never falls back to the cookies nor refreshes a session for it.
 ///
 /// ```
 /// use auth_server::{TokenSource, token_from_headers};
@@ -59,10 +63,35 @@ pub enum TokenSource {
 /// assert_eq!(token_from_headers(&headers), Some(("aaa.bbb.ccc", TokenSource::Bearer)));
 /// ```
 pub fn token_from_headers(headers: &HeaderMap) -> Option<(&str, TokenSource)> {
+    match credentials(headers) {
+        Credentials::Bearer(token) => token.map(|t| (t, TokenSource::Bearer)),
+        Credentials::Cookies { session, .. } => session.map(|t| (t, TokenSource::Cookie)),
+    }
+}
+
+/// What a request presents, by the rules of [`token_from_headers`]: what the
+/// [`AuthLayer`](crate::AuthLayer) judges a request by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credentials<'h> {
+    /// An `Authorization: Bearer` header (or several `Authorization` headers): judged by it alone,
+    /// never by cookies and never refreshed (Clerk's rule). `None` when malformed or ambiguous.
+    Bearer(Option<&'h str>),
+    /// Browser cookies: the session JWT and the identity provider's refresh secret.
+    Cookies {
+        session: Option<&'h str>,
+        refresh: Option<&'h str>,
+    },
+}
+
+/// Reads the request's credentials once (see [`Credentials`]).
+pub(crate) fn credentials(headers: &HeaderMap) -> Credentials<'_> {
     match bearer(headers) {
-        Bearer::Token(t) => Some((t, TokenSource::Bearer)),
-        Bearer::Invalid => None,
-        Bearer::Absent => session_cookie(headers).map(|t| (t, TokenSource::Cookie)),
+        Bearer::Token(t) => Credentials::Bearer(Some(t)),
+        Bearer::Invalid => Credentials::Bearer(None),
+        Bearer::Absent => Credentials::Cookies {
+            session: cookies::read(headers, SESSION_COOKIE),
+            refresh: cookies::read(headers, REFRESH),
+        },
     }
 }
 
@@ -108,28 +137,6 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
         Ok(token) if !token.is_empty() => Bearer::Token(token),
         _ => Bearer::Invalid,
     }
-}
-
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    let mut found = None;
-    let mut seen = false;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else {
-            continue;
-        };
-        for cookie in Cookie::split_parse(value).flatten() {
-            if cookie.name() != SESSION_COOKIE {
-                continue;
-            }
-            if seen {
-                return None;
-            }
-            seen = true;
-            // `split_parse` borrows from `value`, so the raw value is a slice of the header.
-            found = cookie.value_raw();
-        }
-    }
-    found.filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]

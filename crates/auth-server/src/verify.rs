@@ -286,7 +286,7 @@ impl Verifier {
         key: Arc<VerifyingKey>,
         claims: SessionClaims,
     ) -> AuthContext {
-        let context = AuthContext::from_claims(claims);
+        let context = AuthContext::from_token(token, claims);
         let entry = Arc::new(Verified {
             context: context.clone(),
             kid,
@@ -449,7 +449,7 @@ fn reject_duplicate_claims(token: &str) -> Result<(), VerifyError> {
 }
 
 /// The clock jsonwebtoken checks `exp`/`nbf` against, so every time check here agrees with it.
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
 }
 

@@ -1,5 +1,6 @@
 //! The guards over real HTTP on loopback: 401/403 JSON, Bearer and cookie, `Auth` in both
-//! states, the refresher hook, and a missing layer.
+//! states, the session backend (one refresh at most, Bearer never falls back), and a missing
+//! layer.
 
 mod common {
     pub mod keys;
@@ -7,16 +8,16 @@ mod common {
 }
 
 use auth_server::{
-    Auth, AuthConfig, AuthLayer, AuthRejection, BoxFuture, KeyStore, Policy, Refreshed, Require,
-    RequireAuth, SessionRefresher, Verifier, get_auth,
+    Auth, AuthConfig, AuthLayer, AuthRejection, BackendError, BoxFuture, KeyStore, Policy, Renewed,
+    Require, RequireAuth, SessionBackend, SessionCookies, Verifier, get_auth,
 };
-use auth_types::{AuthState, Check, SessionClaims};
+use auth_types::{AuthState, Check, SessionClaims, User, UserId};
 use axum::extract::Request;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::keys::*;
 use common::server::serve;
-use http::{HeaderMap, HeaderValue};
+use http::HeaderValue;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -221,39 +222,47 @@ async fn auth_extractor_shows_both_states() {
     assert_eq!(signed_in.roles, ["editor"]);
 }
 
-/// A fake identity provider: `refresh=good` mints a session and sets two cookies,
-/// `refresh=revoked` clears both cookies.
-struct FakeRefresher {
+/// A fake user store: refresh secret `good` renews to `new.session.token`, `revoked` is ended,
+/// `down` fails (the store is unreachable); every call is counted.
+struct FakeBackend {
     calls: Arc<AtomicUsize>,
 }
 
-impl SessionRefresher for FakeRefresher {
-    fn refresh<'a>(&'a self, headers: &'a HeaderMap) -> BoxFuture<'a, Option<Refreshed>> {
+impl SessionBackend for FakeBackend {
+    fn refresh<'a>(
+        &'a self,
+        secret: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Renewed>, BackendError>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
-            let cookies = headers.get("cookie")?.to_str().ok()?;
-            if cookies.contains("refresh=good") {
-                let claims: SessionClaims =
-                    serde_json::from_value(claims_with(json!({"sub": "user_refreshed"}))).ok()?;
-                Some(Refreshed::Session {
-                    token: "new.session.token".into(),
-                    claims,
-                    set_cookies: vec![
-                        HeaderValue::from_static("__session=new.session.token; Path=/; HttpOnly"),
-                        HeaderValue::from_static("refresh=rotated; Path=/; HttpOnly"),
-                    ],
-                })
-            } else if cookies.contains("refresh=revoked") {
-                Some(Refreshed::SignedOut {
-                    set_cookies: vec![
-                        HeaderValue::from_static("__session=; Path=/; Max-Age=0"),
-                        HeaderValue::from_static("refresh=; Path=/; Max-Age=0"),
-                    ],
-                })
-            } else {
-                None
+            match secret {
+                "good" => {
+                    let claims: SessionClaims =
+                        serde_json::from_value(claims_with(json!({"sub": "user_refreshed"})))
+                            .unwrap();
+                    Ok(Some(Renewed {
+                        token: "new.session.token".into(),
+                        claims,
+                    }))
+                }
+                "down" => Err(BackendError::new(std::io::Error::other(
+                    "connection refused",
+                ))),
+                _ => Ok(None),
             }
         })
+    }
+
+    fn user<'a>(&'a self, _: &'a UserId) -> BoxFuture<'a, Result<Option<User>, BackendError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn set_name<'a>(
+        &'a self,
+        _: &'a UserId,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<User>, BackendError>> {
+        Box::pin(async { Ok(None) })
     }
 }
 
@@ -265,62 +274,100 @@ fn set_cookies(res: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
+fn with_backend(key: &TestKey, calls: &Arc<AtomicUsize>) -> AuthLayer {
+    AuthLayer::new(verifier(key)).with_backend(
+        Arc::new(FakeBackend {
+            calls: calls.clone(),
+        }),
+        SessionCookies::new(false),
+    )
+}
+
 #[tokio::test]
-async fn refresher_signs_in_and_every_set_cookie_arrives() {
+async fn backend_renews_sessions_once_and_the_layer_sets_the_cookie() {
     let key = TestKey::es256_a();
     let calls = Arc::new(AtomicUsize::new(0));
-    let layer = AuthLayer::new(verifier(&key)).with_refresher(FakeRefresher {
-        calls: calls.clone(),
-    });
-    let base = app(layer).await;
+    let base = app(with_backend(&key, &calls)).await;
     let expired = key.sign(&claims_with(json!({"exp": now() - 60})));
 
     for cookie in [
-        "refresh=good".to_owned(),
-        format!("__session={expired}; refresh=good"),
+        "__refresh=good".to_owned(),
+        format!("__session={expired}; __refresh=good"),
+        "__session=not.a.token; __refresh=good".to_owned(),
     ] {
+        let before = calls.load(Ordering::SeqCst);
         let res = client()
             .get(format!("{base}/api/me"))
-            .header("cookie", cookie)
+            .header("cookie", &cookie)
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200);
+        assert_eq!(res.status(), 200, "{cookie}");
         assert_eq!(
             set_cookies(&res),
-            [
-                "__session=new.session.token; Path=/; HttpOnly",
-                "refresh=rotated; Path=/; HttpOnly"
-            ]
+            ["__session=new.session.token; HttpOnly; SameSite=Lax; Path=/"],
+            "{cookie}"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            before + 1,
+            "one refresh: {cookie}"
         );
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["user_id"], "user_refreshed");
     }
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
 
-    // A valid token: the refresher is not called and no cookie is set.
+    // A valid token: the backend is not called and no cookie is set.
+    let calls_before = calls.load(Ordering::SeqCst);
     let res = client()
         .get(format!("{base}/api/me"))
         .header(
             "cookie",
-            format!("__session={}; refresh=good", key.sign(&claims())),
+            format!("__session={}; __refresh=good", key.sign(&claims())),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     assert!(set_cookies(&res).is_empty());
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(calls.load(Ordering::SeqCst), calls_before);
 
     // Revoked: signed out, both cookies cleared, still the JSON 401.
     let res = client()
         .get(format!("{base}/api/me"))
-        .header("cookie", "refresh=revoked")
+        .header("cookie", "__refresh=revoked")
         .send()
         .await
         .unwrap();
-    assert_eq!(set_cookies(&res).len(), 2);
+    let cleared = set_cookies(&res);
+    assert_eq!(cleared.len(), 2);
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
     assert_json_error(res, 401, "Unauthorized").await;
+
+    // The store is down: signed out, the cookies are left alone.
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .header("cookie", "__refresh=down")
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&res).is_empty());
+    assert_json_error(res, 401, "Unauthorized").await;
+
+    // Two refresh cookies are ambiguous, like two session cookies: no refresh.
+    let calls_before = calls.load(Ordering::SeqCst);
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .header("cookie", "__refresh=good; __refresh=good")
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&res).is_empty());
+    assert_json_error(res, 401, "Unauthorized").await;
+    assert_eq!(calls.load(Ordering::SeqCst), calls_before);
 
     // Nothing to refresh: signed out, nothing set.
     let res = client().get(format!("{base}/whoami")).send().await.unwrap();
@@ -328,6 +375,44 @@ async fn refresher_signs_in_and_every_set_cookie_arrives() {
     assert_eq!(
         res.json::<Value>().await.unwrap(),
         json!({"status": "signed_out"})
+    );
+}
+
+/// Clerk's rule: a request with an `Authorization: Bearer` header is judged by it alone — a
+/// refused or malformed one never falls back to the cookies and never refreshes.
+#[tokio::test]
+async fn a_refused_bearer_never_falls_back_to_cookies() {
+    let key = TestKey::es256_a();
+    let other = TestKey::es256_b();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let base = app(with_backend(&key, &calls)).await;
+    let good_cookie = key.sign(&claims());
+    let expired = key.sign(&claims_with(json!({"exp": now() - 60})));
+    for authorization in [
+        format!("Bearer {}", other.sign(&claims())),
+        format!("Bearer {expired}"),
+        "Bearer".to_owned(),
+        "Bearer a b".to_owned(),
+    ] {
+        for cookie in [
+            format!("__session={good_cookie}; __refresh=good"),
+            format!("__session={expired}; __refresh=good"),
+        ] {
+            let res = client()
+                .get(format!("{base}/api/me"))
+                .header("authorization", &authorization)
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            assert!(set_cookies(&res).is_empty(), "{authorization} / {cookie}");
+            assert_json_error(res, 401, "Unauthorized").await;
+        }
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "no refresh for a Bearer request"
     );
 }
 

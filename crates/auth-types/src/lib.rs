@@ -23,6 +23,7 @@
 
 mod check;
 mod claims;
+pub mod contract;
 mod error;
 mod ids;
 mod serde_util;

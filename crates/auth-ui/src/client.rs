@@ -4,6 +4,8 @@
 use crate::state::AuthSnapshot;
 #[cfg(target_arch = "wasm32")]
 use auth_types::AuthState;
+#[cfg(target_arch = "wasm32")]
+use auth_types::contract::paths;
 use serde::Serialize;
 
 /// The name of the `BroadcastChannel` that keeps tabs in step.
@@ -106,7 +108,7 @@ pub(crate) async fn sign_out(_path: &str) -> Result<(), String> {
 /// expiry). `None` on a network error.
 #[cfg(target_arch = "wasm32")]
 pub(crate) async fn fetch_session() -> Option<AuthSnapshot> {
-    let response = gloo_net::http::Request::get("/auth/session")
+    let response = gloo_net::http::Request::get(paths::SESSION)
         .header("accept", "application/json")
         .send()
         .await
@@ -128,7 +130,7 @@ pub(crate) async fn fetch_session() -> Option<AuthSnapshot> {
 /// `GET /auth/token`: a fresh session JWT; `Ok(None)` when signed out.
 #[cfg(target_arch = "wasm32")]
 pub(crate) async fn fetch_token() -> Result<Option<String>, String> {
-    let response = gloo_net::http::Request::get("/auth/token")
+    let response = gloo_net::http::Request::get(paths::TOKEN)
         .header("accept", "application/json")
         .send()
         .await

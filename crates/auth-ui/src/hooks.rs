@@ -4,6 +4,7 @@
 use crate::client;
 use crate::provider::AuthHandle;
 use crate::state::AuthSnapshot;
+use auth_types::contract::paths;
 use auth_types::{AuthState, Check, SessionId, User, UserId};
 use dioxus::prelude::*;
 
@@ -110,7 +111,7 @@ impl Auth {
     /// Signs out of this session (`POST /auth/sign-out`); every hook and component updates
     /// without a reload, and the other tabs follow.
     pub async fn sign_out(&self) -> Result<(), AuthUiError> {
-        self.sign_out_at("/auth/sign-out").await
+        self.sign_out_at(paths::SIGN_OUT).await
     }
 
     /// [`sign_out`](Self::sign_out), then navigates to `redirect_url`.
@@ -122,7 +123,7 @@ impl Auth {
 
     /// Signs out of every session of the user, on every device (`POST /auth/sign-out-all`).
     pub async fn sign_out_all(&self) -> Result<(), AuthUiError> {
-        self.sign_out_at("/auth/sign-out-all").await
+        self.sign_out_at(paths::SIGN_OUT_ALL).await
     }
 
     async fn sign_out_at(&self, path: &str) -> Result<(), AuthUiError> {

@@ -44,7 +44,8 @@ pub(crate) async fn load_snapshot(_request: RequestHandle) -> AuthSnapshot {
 }
 
 /// Server function behind [`UserProfile`](crate::UserProfile): changes the signed-in user's
-/// display name and returns the updated public user. 401 when signed out.
+/// display name and returns the updated public user. 401 when signed out, 422 for an empty or
+/// too long name, 503 when the user store cannot answer (its error is logged, never returned).
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -53,46 +54,35 @@ pub(crate) async fn load_snapshot(_request: RequestHandle) -> AuthSnapshot {
 /// ```
 #[post("/auth/ui/profile/name")]
 pub async fn update_name(name: String) -> Result<User, ServerFnError> {
+    use auth_types::contract::MAX_NAME_CHARS;
+    let refuse = |code: u16, message: &str| ServerFnError::ServerError {
+        message: message.into(),
+        code,
+        details: None,
+    };
     let auth = auth_server::current_auth();
     let Some(user_id) = auth.state().user_id().cloned() else {
-        return Err(ServerFnError::ServerError {
-            message: "Unauthorized".into(),
-            code: 401,
-            details: None,
-        });
+        return Err(refuse(401, "Unauthorized"));
     };
-    let Some(idp) = dioxus::fullstack::FullstackContext::current()
-        .and_then(|ctx| ctx.extension::<auth_server::idp::Idp>())
-    else {
-        return Err(ServerFnError::ServerError {
-            message: "Service unavailable".into(),
-            code: 503,
-            details: None,
-        });
+    let Some(backend) = auth_server::current_backend() else {
+        return Err(refuse(503, "Service unavailable"));
     };
-    let name = name.trim().to_owned();
+    let name = name.trim();
     if name.is_empty() {
-        return Err(ServerFnError::ServerError {
-            message: "Name must not be empty".into(),
-            code: 422,
-            details: None,
-        });
+        return Err(refuse(422, "Name must not be empty"));
     }
-    let update = auth_server::idp::UserUpdate {
-        name: Some(name),
-        ..Default::default()
-    };
-    match idp.users().update(&user_id, update).await {
-        Ok(Some(record)) => Ok(record.user),
-        Ok(None) => Err(ServerFnError::ServerError {
-            message: "Not found".into(),
-            code: 404,
-            details: None,
-        }),
-        Err(e) => Err(ServerFnError::ServerError {
-            message: e.to_string(),
-            code: 422,
-            details: None,
-        }),
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(refuse(
+            422,
+            auth_types::contract::FormError::InvalidName.message(),
+        ));
+    }
+    match backend.set_name(&user_id, name).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(refuse(404, "Not found")),
+        Err(e) => {
+            dioxus::logger::tracing::error!(error = %e, "updating the display name failed");
+            Err(refuse(503, "Service unavailable"))
+        }
     }
 }

@@ -31,7 +31,7 @@ pub struct UserRow {
 }
 
 /// Admin-only server function: the first page of users. Signed out → 401, no `admin` role → 403.
-#[get("/api/admin/users", _admin: auth_server::Require<Admin>, users: auth_server::UsersApi)]
+#[get("/api/admin/users", _admin: auth_server::Require<Admin>, users: auth_idp::UsersApi)]
 pub async fn list_users() -> Result<Vec<UserRow>> {
     let page = users
         .0

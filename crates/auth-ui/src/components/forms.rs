@@ -3,6 +3,7 @@
 
 use crate::client::{self, Outcome};
 use crate::hooks::{go, use_auth};
+use auth_types::contract::paths;
 use dioxus::prelude::*;
 
 /// The message for an `?error=<code>` the identity provider sends a plain form post back with.
@@ -11,14 +12,17 @@ use dioxus::prelude::*;
 /// assert_eq!(auth_ui::error_message("invalid_credentials"), "Invalid email or password");
 /// ```
 pub fn error_message(code: &str) -> &'static str {
-    match code {
-        "invalid_credentials" => "Invalid email or password",
-        "invalid_email" => "Invalid email address",
-        "invalid_password" => "Password must be 8 to 256 characters and differ from the email",
-        "invalid_name" => "Name must be at most 200 characters",
-        "email_taken" => "This email cannot be used to sign up",
-        "rate_limited" => "Too many attempts, try again later",
-        "unavailable" => "Service unavailable, try again later",
+    use auth_types::contract::FormError;
+    match FormError::from_code(code) {
+        Some(
+            e @ (FormError::InvalidCredentials
+            | FormError::InvalidEmail
+            | FormError::InvalidPassword
+            | FormError::InvalidName
+            | FormError::EmailTaken
+            | FormError::RateLimited),
+        ) => e.message(),
+        Some(FormError::Unavailable) => "Service unavailable, try again later",
         _ => "Something went wrong, try again",
     }
 }
@@ -38,8 +42,8 @@ impl Mode {
     }
     fn endpoint(self) -> &'static str {
         match self {
-            Mode::SignIn => "/auth/sign-in",
-            Mode::SignUp => "/auth/sign-up",
+            Mode::SignIn => paths::SIGN_IN,
+            Mode::SignUp => paths::SIGN_UP,
         }
     }
     fn title(self) -> &'static str {

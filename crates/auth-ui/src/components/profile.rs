@@ -2,6 +2,7 @@
 
 use crate::hooks::{go, use_auth, use_user};
 use crate::state::AuthSnapshot;
+use auth_types::contract::paths;
 use dioxus::prelude::*;
 
 /// The account page (Clerk's `<UserProfile>`): the user's avatar, name and email, a form to
@@ -99,7 +100,7 @@ pub fn UserProfile(
             }
             form {
                 method: "post",
-                action: "/auth/sign-out-all",
+                action: paths::SIGN_OUT_ALL,
                 onsubmit: sign_out_all,
                 input { r#type: "hidden", name: "redirect_url", value: "{after_sign_out_url}" }
                 button { id: "auth-sign-out-all", class: "auth-button auth-button-secondary", r#type: "submit",

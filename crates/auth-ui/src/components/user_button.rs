@@ -1,6 +1,7 @@
 //! `UserButton`: the avatar with the account menu.
 
 use crate::hooks::{go, use_auth, use_user};
+use auth_types::contract::paths;
 use dioxus::prelude::*;
 
 /// The signed-in user's avatar (initials) with a menu: name, email, "Manage account" and "Sign
@@ -89,7 +90,7 @@ pub fn UserButton(
                     }
                     form {
                         method: "post",
-                        action: "/auth/sign-out",
+                        action: paths::SIGN_OUT,
                         onsubmit: sign_out,
                         input { r#type: "hidden", name: "redirect_url", value: "{redirect}" }
                         button {

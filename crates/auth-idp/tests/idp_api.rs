@@ -2,10 +2,10 @@
 
 mod idp_support;
 
-use auth_server::Refreshed;
-use auth_server::idp::{RateLimitConfig, UserUpdate};
+use auth_idp::{RateLimitConfig, UserUpdate};
+use auth_server::Renewed;
 use auth_types::{SessionClaims, UserId};
-use idp_support::{Jar, Kind, Server, TestDb};
+use idp_support::{Jar, Kind, Renewal, Server, TestDb, renew, verify};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::json;
@@ -260,16 +260,10 @@ async fn sign_in_success_and_uniform_failures(kind: Kind) {
         "sign-in always creates a new session id"
     );
     assert!(
-        matches!(
-            s.idp.refresh(&first.headers()).await,
-            Some(Refreshed::SignedOut { .. })
-        ),
+        matches!(renew(&s.idp, &first).await, Renewal::Ended),
         "the replaced session is revoked"
     );
-    assert!(matches!(
-        s.idp.refresh(&jar.headers()).await,
-        Some(Refreshed::Session { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &jar).await, Renewal::Renewed(_)));
 
     let wrong = s
         .sign_in("bob@example.com", "wrong password!", &mut Jar::default())
@@ -592,10 +586,7 @@ async fn sign_out_and_sign_out_all_revoke(kind: Kind) {
     let r = s.get("/auth/session", &mut stale).await;
     assert_eq!(r.body["auth"]["status"], "signed_out");
     assert_eq!(r.set_cookies().len(), 2, "revoked session: cookies cleared");
-    assert!(matches!(
-        s.idp.refresh(&a_before.headers()).await,
-        Some(Refreshed::SignedOut { set_cookies }) if set_cookies.len() == 2
-    ));
+    assert!(matches!(renew(&s.idp, &a_before).await, Renewal::Ended));
     assert_eq!(
         s.get("/auth/token", &mut a_before.clone()).await.status,
         401
@@ -618,14 +609,8 @@ async fn sign_out_and_sign_out_all_revoke(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(matches!(
-        s.idp.refresh(&c.headers()).await,
-        Some(Refreshed::SignedOut { .. })
-    ));
-    assert!(matches!(
-        s.idp.refresh(&b.headers()).await,
-        Some(Refreshed::SignedOut { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &c).await, Renewal::Ended));
+    assert!(matches!(renew(&s.idp, &b).await, Renewal::Ended));
     assert_eq!(
         s.get("/auth/session", &mut c).await.body["auth"]["status"],
         "signed_out"
@@ -650,41 +635,24 @@ async fn refresh_hook_after_expiry(kind: Kind) {
     let mut jar = Jar::default();
     assert_eq!(s.sign_up("gus@example.com", PW, &mut jar).await.status, 201);
     let first = jar.cookies["__session"].clone();
-    assert!(s.idp.verify_token(&first).await.is_some());
+    assert!(verify(&s.idp, &first).await.is_some());
 
     // No refresh cookie: None. Garbage refresh cookie: SignedOut clearing both cookies.
-    assert!(s.idp.refresh(&Jar::default().headers()).await.is_none());
+    assert!(matches!(
+        renew(&s.idp, &Jar::default()).await,
+        Renewal::NoCookie
+    ));
     let mut garbage = Jar::default();
     garbage.cookies.insert("__refresh".into(), "garbage".into());
-    match s.idp.refresh(&garbage.headers()).await {
-        Some(Refreshed::SignedOut { set_cookies }) => {
-            assert_eq!(set_cookies.len(), 2);
-            assert!(set_cookies[0].to_str().unwrap().starts_with("__session=;"));
-            assert!(set_cookies[1].to_str().unwrap().starts_with("__refresh=;"));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert!(matches!(renew(&s.idp, &garbage).await, Renewal::Ended));
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert!(s.idp.verify_token(&first).await.is_none(), "expired");
-    let refresher = s.idp.refresher();
-    let Some(Refreshed::Session {
-        token,
-        claims,
-        set_cookies,
-    }) = refresher.refresh(&jar.headers()).await
-    else {
+    assert!(verify(&s.idp, &first).await.is_none(), "expired");
+    let Renewal::Renewed(Renewed { token, claims }) = renew(&s.idp, &jar).await else {
         panic!("expected a refresh");
     };
     assert_ne!(token, first);
-    assert_eq!(s.idp.verify_token(&token).await.unwrap(), claims);
-    assert_eq!(set_cookies.len(), 1);
-    assert!(
-        set_cookies[0]
-            .to_str()
-            .unwrap()
-            .starts_with(&format!("__session={token}"))
-    );
+    assert_eq!(verify(&s.idp, &token).await.unwrap(), claims);
     assert_eq!(claims.roles, ["member"]);
     let sid = claims.sid.clone().unwrap();
     assert!(
@@ -707,10 +675,7 @@ async fn refresh_hook_after_expiry(kind: Kind) {
     // After sign-out the hook answers SignedOut.
     let before = jar.clone();
     s.post_json("/auth/sign-out", json!({}), &mut jar).await;
-    assert!(matches!(
-        refresher.refresh(&before.headers()).await,
-        Some(Refreshed::SignedOut { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &before).await, Renewal::Ended));
 }
 
 /// `/auth/session` hands out a fresh token inside the renew window (a quarter of an 8 s lifetime:
@@ -728,14 +693,14 @@ async fn session_endpoint_renews_before_expiry(kind: Kind) {
     assert_eq!(jar.cookies["__session"], first);
 
     tokio::time::sleep(Duration::from_millis(6200)).await;
-    assert!(s.idp.verify_token(&first).await.is_some(), "still valid");
+    assert!(verify(&s.idp, &first).await.is_some(), "still valid");
     let late = s.get("/auth/session", &mut jar).await;
     assert_eq!(late.body["auth"]["status"], "signed_in");
     assert_eq!(late.set_cookies().len(), 1, "a renewed __session cookie");
     let renewed = jar.cookies["__session"].clone();
     assert_ne!(renewed, first);
-    let claims = s.idp.verify_token(&renewed).await.unwrap();
-    assert!(claims.exp >= s.idp.verify_token(&first).await.unwrap().exp + 6);
+    let claims = verify(&s.idp, &renewed).await.unwrap();
+    assert!(claims.exp >= verify(&s.idp, &first).await.unwrap().exp + 6);
 }
 
 async fn expired_refresh_signs_out(kind: Kind) {
@@ -747,15 +712,9 @@ async fn expired_refresh_signs_out(kind: Kind) {
     .await;
     let mut jar = Jar::default();
     assert_eq!(s.sign_up("hal@example.com", PW, &mut jar).await.status, 201);
-    assert!(matches!(
-        s.idp.refresh(&jar.headers()).await,
-        Some(Refreshed::Session { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &jar).await, Renewal::Renewed(_)));
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    assert!(matches!(
-        s.idp.refresh(&jar.headers()).await,
-        Some(Refreshed::SignedOut { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &jar).await, Renewal::Ended));
     let r = s.get("/auth/session", &mut jar).await;
     assert_eq!(r.body["auth"]["status"], "signed_out");
     assert!(jar.cookies.is_empty(), "cookies cleared");
@@ -867,10 +826,7 @@ async fn users_api(kind: Kind) {
             )
             .await
             .unwrap_err();
-        assert!(
-            matches!(err, auth_server::idp::IdpError::Invalid(_)),
-            "{bad}"
-        );
+        assert!(matches!(err, auth_idp::IdpError::Invalid(_)), "{bad}");
     }
     // Names: the sign-up rules (length, no control characters) hold for updates too.
     for bad in [
@@ -889,10 +845,7 @@ async fn users_api(kind: Kind) {
             )
             .await
             .unwrap_err();
-        assert!(
-            matches!(err, auth_server::idp::IdpError::Invalid(_)),
-            "{bad:?}"
-        );
+        assert!(matches!(err, auth_idp::IdpError::Invalid(_)), "{bad:?}");
     }
 
     // The public view never carries private metadata.
@@ -907,7 +860,7 @@ async fn users_api(kind: Kind) {
         .unwrap()
         .unwrap();
     assert_eq!(updated.roles, ["admin", "member"]);
-    let Some(Refreshed::Session { claims, .. }) = s.idp.refresh(&jar.headers()).await else {
+    let Renewal::Renewed(Renewed { claims, .. }) = renew(&s.idp, &jar).await else {
         panic!()
     };
     assert_eq!(
@@ -938,10 +891,7 @@ async fn users_api(kind: Kind) {
     assert!(users.delete(&u.id).await.unwrap());
     assert!(!users.delete(&u.id).await.unwrap());
     assert!(users.get(&u.id).await.unwrap().is_none());
-    assert!(matches!(
-        s.idp.refresh(&jar.headers()).await,
-        Some(Refreshed::SignedOut { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &jar).await, Renewal::Ended));
     assert_eq!(
         s.sign_in("user0@example.com", PW, &mut Jar::default())
             .await
@@ -958,10 +908,7 @@ async fn users_api(kind: Kind) {
         .unwrap()
         .unwrap();
     assert!(users.revoke_sessions(&u2.id).await.unwrap() >= 2);
-    assert!(matches!(
-        s.idp.refresh(&k.headers()).await,
-        Some(Refreshed::SignedOut { .. })
-    ));
+    assert!(matches!(renew(&s.idp, &k).await, Renewal::Ended));
 }
 
 async fn database_unavailable_is_503(kind: Kind) {
@@ -984,7 +931,11 @@ async fn database_unavailable_is_503(kind: Kind) {
         .await;
     assert_eq!(r.status, 503);
     // The refresh hook leaves cookies alone when the database is down.
-    assert!(s.idp.refresh(&jar.headers()).await.is_none());
+    assert!(
+        auth_server::SessionBackend::refresh(&s.idp, &jar.cookies["__refresh"])
+            .await
+            .is_err()
+    );
     let r = s
         .post_form(
             "/auth/sign-in",
@@ -1058,15 +1009,18 @@ async fn csrf_layer_guards_other_routes() {
     use axum::routing::{get, post};
     let db = TestDb::new(Kind::Sqlite).await;
     let (listener, base) = idp_support::listener().await;
-    let idp = auth_server::idp::Idp::connect(idp_support::config(&db, &base))
+    let idp = auth_idp::Idp::connect(idp_support::config(&db, &base))
         .await
         .unwrap();
     // e.g. Dioxus server functions mounted next to the provider's routes.
-    let app = axum::Router::new()
-        .route("/api/do", post(|| async { "done" }))
-        .route("/api/read", get(|| async { "read" }))
-        .layer(idp.csrf_layer())
-        .merge(idp.router());
+    let app = idp
+        .stack(auth_server::AuthConfig::embedded())
+        .unwrap()
+        .apply(
+            axum::Router::new()
+                .route("/api/do", post(|| async { "done" }))
+                .route("/api/read", get(|| async { "read" })),
+        );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let http = reqwest::Client::new();
     let post_with = |origin: &str| {

@@ -18,8 +18,8 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use auth_server::idp::PasswordParams;
-use auth_server::idp::password::Passwords;
+use auth_idp::PasswordParams;
+use auth_idp::fuzzing::Passwords;
 use axum::{Router, routing::get};
 use rand_core::OsRng;
 use sha2::{Digest as _, Sha256};

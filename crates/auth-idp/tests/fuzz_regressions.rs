@@ -2,8 +2,8 @@
 //! the place for regression cases: an input `cargo xtask fuzz` finds crashing goes into
 //! `REGRESSIONS` with the fix.
 
-use auth_server::idp::fuzzing::{Endpoint, Parsed, parse};
-use auth_server::idp::validate::{is_valid_email, normalise_email};
+use auth_idp::fuzzing::{Endpoint, Parsed, parse};
+use auth_idp::fuzzing::{is_valid_email, normalise_email};
 use proptest::prelude::*;
 
 /// `(endpoint, content type, body)` inputs that once broke an invariant, and edge cases worth

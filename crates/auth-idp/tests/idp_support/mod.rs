@@ -3,7 +3,7 @@
 //! tiny cookie jar.
 #![allow(dead_code)]
 
-use auth_server::idp::{Idp, IdpConfig, PasswordParams};
+use auth_idp::{Idp, IdpConfig, PasswordParams};
 use rand_core::RngCore;
 use reqwest::header::{HeaderMap, HeaderValue, SET_COOKIE};
 use serde_json::Value;
@@ -197,7 +197,12 @@ impl Server {
     }
 
     pub fn serve(idp: Idp, listener: tokio::net::TcpListener, base: String) -> Self {
-        let app = idp.router();
+        // The provider's routes inside its whole stack (origin check, auth layer), as an app
+        // serves them.
+        let app = idp
+            .stack(auth_server::AuthConfig::embedded())
+            .unwrap()
+            .apply(axum::Router::new());
         Self::serve_app(idp, listener, base, app)
     }
 
@@ -368,4 +373,38 @@ impl Resp {
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("<no error field>")
     }
+}
+
+/// What the provider answers the auth layer for a jar's `__refresh` cookie.
+#[derive(Debug)]
+pub enum Renewal {
+    /// The jar has no refresh cookie (the layer would not ask).
+    NoCookie,
+    /// Unknown, revoked or expired: the layer signs the request out and clears the cookies.
+    Ended,
+    /// A new token.
+    Renewed(auth_server::Renewed),
+}
+
+/// Asks the provider, as the auth layer does, to renew the session behind `jar`'s refresh cookie.
+pub async fn renew(idp: &Idp, jar: &Jar) -> Renewal {
+    use auth_server::SessionBackend;
+    let Some(secret) = jar.cookies.get("__refresh") else {
+        return Renewal::NoCookie;
+    };
+    match idp.refresh(secret).await.expect("the store answers") {
+        Some(renewed) => Renewal::Renewed(renewed),
+        None => Renewal::Ended,
+    }
+}
+
+/// Verifies one of the provider's tokens as the auth layer does, without leeway: its claims when
+/// the signature, issuer and expiry hold.
+pub async fn verify(idp: &Idp, token: &str) -> Option<auth_types::SessionClaims> {
+    let config = auth_server::AuthConfig::embedded()
+        .with_issuer(idp.config().issuer.clone())
+        .with_leeway_secs(0);
+    let keys = auth_server::KeyStore::static_set(idp.jwks());
+    let verifier = auth_server::Verifier::new(&config, keys).unwrap();
+    verifier.verify(token).await.ok()
 }

@@ -1,6 +1,7 @@
 //! Errors: [`IdpError`] for the Rust API, [`ApiError`] for HTTP answers (`{"error": "…"}`).
 
 use auth_types::ErrorBody;
+use auth_types::contract::FormError;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
@@ -8,9 +9,13 @@ use http::{HeaderValue, StatusCode};
 /// An error of the identity provider's Rust API.
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
-    /// A setting is missing or invalid.
-    #[error("invalid identity provider configuration: {0}")]
-    Config(String),
+    /// A setting is missing or invalid (the message names the variable; the same error shape as
+    /// the verification settings).
+    #[error(transparent)]
+    Config(#[from] auth_server::ConfigError),
+    /// The provider could not start (a folder it cannot create, a thread it cannot spawn).
+    #[error("the identity provider could not start: {0}")]
+    Startup(String),
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -89,14 +94,14 @@ pub struct ApiError {
     pub status: StatusCode,
     /// Fixed, safe message.
     pub message: &'static str,
-    /// Short code for `?error=` on form redirects.
-    pub code: &'static str,
+    /// The code for `?error=` on form redirects.
+    pub code: FormError,
     /// Seconds for `Retry-After` (429 only).
     pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub(crate) const fn new(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+    pub(crate) const fn new(status: StatusCode, code: FormError, message: &'static str) -> Self {
         Self {
             status,
             message,
@@ -107,60 +112,67 @@ impl ApiError {
 
     pub(crate) const BAD_REQUEST: Self = Self::new(
         StatusCode::BAD_REQUEST,
-        "bad_request",
+        FormError::BadRequest,
         "Malformed request body",
     );
     pub(crate) const UNPROCESSABLE: Self = Self::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "bad_request",
+        FormError::BadRequest,
         "Missing or invalid fields",
     );
     pub(crate) const TOO_LARGE: Self = Self::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "bad_request",
+        FormError::BadRequest,
         "Request body too large",
     );
     pub(crate) const UNSUPPORTED_MEDIA: Self = Self::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "bad_request",
+        FormError::BadRequest,
         "Content-Type must be application/json or application/x-www-form-urlencoded",
     );
     pub(crate) const INVALID_EMAIL: Self = Self::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_email",
+        FormError::InvalidEmail,
         "Invalid email address",
     );
     pub(crate) const INVALID_PASSWORD: Self = Self::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_password",
+        FormError::InvalidPassword,
         "Password must be 8 to 256 characters and differ from the email",
     );
     pub(crate) const INVALID_NAME: Self = Self::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_name",
+        FormError::InvalidName,
         "Name must be at most 200 characters",
     );
     pub(crate) const EMAIL_TAKEN: Self = Self::new(
         StatusCode::CONFLICT,
-        "email_taken",
+        FormError::EmailTaken,
         "This email cannot be used to sign up",
     );
     pub(crate) const INVALID_CREDENTIALS: Self = Self::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        FormError::InvalidCredentials,
         "Invalid email or password",
     );
-    pub(crate) const UNAUTHORIZED: Self =
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized");
-    pub(crate) const FORBIDDEN: Self = Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden");
+    pub(crate) const UNAUTHORIZED: Self = Self::new(
+        StatusCode::UNAUTHORIZED,
+        FormError::Unauthorized,
+        "Unauthorized",
+    );
+    pub(crate) const METHOD_NOT_ALLOWED: Self = Self::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        FormError::BadRequest,
+        "Method not allowed",
+    );
     pub(crate) const UNAVAILABLE: Self = Self::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
+        FormError::Unavailable,
         "Service unavailable",
     );
     pub(crate) const INTERNAL: Self = Self::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        FormError::Internal,
         "Internal server error",
     );
 
@@ -169,7 +181,7 @@ impl ApiError {
             retry_after: Some(retry_after.max(1)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                FormError::RateLimited,
                 "Too many attempts, try again later",
             )
         }

@@ -1,5 +1,6 @@
 //! Signing keys: ES256 (P-256) keys generated with `p256` + the OS RNG, stored in the database as
-//! PKCS#8 PEM next to their public JWK, shared by every instance using that database.
+//! PKCS#8 PEM next to their public JWK, shared by every instance using that database. Only
+//! signing happens here: tokens are verified by `auth-server`'s verifier, fed with [`KeyStore::jwks`].
 //!
 //! Exactly one key is current (a UNIQUE column enforces it, so concurrent first starts cannot
 //! create two). [`KeyStore::rotate`] makes a new current key and retires the old one; a retired key
@@ -10,25 +11,20 @@ use super::error::IdpError;
 use super::store::{Store, now};
 use auth_types::SessionClaims;
 use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use rand_core::OsRng;
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// How long an instance signs with its cached current key before re-reading the database (so a
 /// rotation made by another instance is picked up).
 pub const KEY_CACHE_MAX_AGE: Duration = Duration::from_secs(30);
-/// A token with an unknown `kid` triggers a reload only when the cache is older than this, so
-/// forged key ids cannot hammer the database (at most 4 reloads a second per instance).
-const UNKNOWN_KID_RELOAD_AFTER: Duration = Duration::from_millis(250);
 const ALG_ES256: &str = "ES256";
 
 struct KeySet {
     current_kid: String,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
     jwks: JwkSet,
     loaded_at: Instant,
 }
@@ -123,28 +119,6 @@ impl KeyStore {
         jsonwebtoken::encode(&header, claims, &set.encoding)
             .map_err(|e| IdpError::Key(format!("signing failed: {e}")))
     }
-
-    /// Verifies one of our own session tokens (signature, `iss`, `exp`, `nbf`; no leeway).
-    pub(crate) async fn verify(&self, token: &str) -> Option<SessionClaims> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::ES256 {
-            return None;
-        }
-        let kid = header.kid?;
-        let mut set = self.cached();
-        if !set.decoding.contains_key(&kid) && set.loaded_at.elapsed() > UNKNOWN_KID_RELOAD_AFTER {
-            set = self.reload().await.ok()?;
-        }
-        let key = set.decoding.get(&kid)?;
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = 0;
-        jsonwebtoken::decode::<SessionClaims>(token, key, &validation)
-            .ok()
-            .map(|d| d.claims)
-    }
 }
 
 /// A new P-256 key: (kid = RFC 7638 thumbprint, PKCS#8 PEM, public JWK JSON).
@@ -181,19 +155,18 @@ async fn read_keys(store: &Store, publish_retired_for: Duration) -> Result<KeySe
         rows = store.load_keys(retired_after).await?;
     }
     let mut current = None;
-    let mut decoding = HashMap::new();
     let mut keys = Vec::new();
     for row in rows.into_iter().filter(|r| r.alg == ALG_ES256) {
         let jwk: Jwk = serde_json::from_str(&row.public_jwk)
             .map_err(|e| IdpError::Key(format!("stored JWK {} is invalid: {e}", row.kid)))?;
-        let dk = DecodingKey::from_jwk(&jwk)
+        // Checked here so an unusable stored key stops the start, not the first request.
+        jsonwebtoken::DecodingKey::from_jwk(&jwk)
             .map_err(|e| IdpError::Key(format!("stored JWK {} is unusable: {e}", row.kid)))?;
         if row.current {
             let ek = EncodingKey::from_ec_pem(row.private_key_pem.as_bytes())
                 .map_err(|e| IdpError::Key(format!("stored key {} is unusable: {e}", row.kid)))?;
             current = Some((row.kid.clone(), ek));
         }
-        decoding.insert(row.kid, dk);
         keys.push(jwk);
     }
     let (current_kid, encoding) =
@@ -201,7 +174,6 @@ async fn read_keys(store: &Store, publish_retired_for: Duration) -> Result<KeySe
     Ok(KeySet {
         current_kid,
         encoding,
-        decoding,
         jwks: JwkSet { keys },
         loaded_at: Instant::now(),
     })

@@ -1,13 +1,11 @@
 //! Settings of the identity provider: [`IdpConfig::from_env`] for the app, builder methods for tests.
 
-use super::error::IdpError;
+use auth_server::{AuthConfig, ConfigError};
 use std::time::Duration;
 use url::Url;
 
 /// Default database: a SQLite file next to the working directory (its folder is created on start).
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/app.db?mode=rwc";
-/// Default public URL of the app.
-pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://data/app.db?mode=rwc";
 
 /// argon2id cost parameters (OWASP's recommended minimum by default: m=19456 KiB, t=2, p=1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +86,7 @@ pub struct IdpConfig {
 
 impl IdpConfig {
     /// Settings with defaults for everything but the database and the public URL.
-    pub fn new(database_url: impl Into<String>, public_url: &str) -> Result<Self, IdpError> {
+    pub fn new(database_url: impl Into<String>, public_url: &str) -> Result<Self, ConfigError> {
         let public_url = parse_public_url(public_url)?;
         let issuer = public_url.as_str().trim_end_matches('/').to_owned();
         Ok(Self {
@@ -102,39 +100,46 @@ impl IdpConfig {
             max_concurrent_hashes: default_max_concurrent_hashes(),
             rate_limit: RateLimitConfig::default(),
             max_body_bytes: 16 * 1024,
-            sign_in_path: "/sign-in".to_owned(),
-            sign_up_path: "/sign-up".to_owned(),
+            sign_in_path: auth_types::contract::paths::SIGN_IN_PAGE.to_owned(),
+            sign_up_path: auth_types::contract::paths::SIGN_UP_PAGE.to_owned(),
             leeway: Duration::from_secs(60),
             max_connections: 10,
         })
     }
 
     /// Reads the settings from the process environment (see [`IdpConfig::from_lookup`]).
-    pub fn from_env() -> Result<Self, IdpError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_settings(&AuthConfig::from_env()?, |name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup` (a variable name → its value): `DATABASE_URL`,
     /// `AUTH_PUBLIC_URL` / `PUBLIC_URL`, `AUTH_ISSUER`, `AUTH_SESSION_TOKEN_TTL_SECS`,
     /// `AUTH_SESSION_TTL_DAYS`, `AUTH_TRUSTED_IP_HEADER`, `AUTH_MAX_CONCURRENT_HASHES`. Empty
     /// values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, IdpError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_settings(&AuthConfig::from_lookup(&lookup)?, lookup)
+    }
+
+    /// The provider's own variables through `lookup`; the public URL and issuer come from the
+    /// verification settings, read once by [`AuthConfig`]'s loader (one reader, one error shape).
+    pub(crate) fn from_settings(
+        auth: &AuthConfig,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(IdpError::Config(
-                "DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into(),
-            ));
+            return Err(ConfigError::Invalid {
+                var: "DATABASE_URL",
+                reason: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
         }
-        let public = get("AUTH_PUBLIC_URL")
-            .or_else(|| get("PUBLIC_URL"))
-            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned());
-        let mut config = Self::new(database_url, &public)?;
-        if let Some(issuer) = get("AUTH_ISSUER") {
-            config.issuer = issuer.trim().to_owned();
+        let mut config = Self::new(database_url, &auth.public_url)?;
+        if let Some(issuer) = &auth.issuer {
+            config.issuer = issuer.clone();
         }
         if let Some(v) = get("AUTH_SESSION_TOKEN_TTL_SECS") {
             let secs = parse_positive(&v, "AUTH_SESSION_TOKEN_TTL_SECS", 24 * 3600)?;
@@ -145,8 +150,9 @@ impl IdpConfig {
             config.session_ttl = Duration::from_secs(days * 24 * 3600);
         }
         if let Some(v) = get("AUTH_TRUSTED_IP_HEADER") {
-            let name = http::HeaderName::try_from(v.trim()).map_err(|_| {
-                IdpError::Config("AUTH_TRUSTED_IP_HEADER is not a valid header name".into())
+            let name = http::HeaderName::try_from(v.trim()).map_err(|_| ConfigError::Invalid {
+                var: "AUTH_TRUSTED_IP_HEADER",
+                reason: "not a valid header name".into(),
             })?;
             config.trusted_ip_header = Some(name);
         }
@@ -159,9 +165,10 @@ impl IdpConfig {
             config.max_concurrent_hashes = usize::try_from(n).unwrap_or(1);
         }
         if config.session_token_ttl >= config.session_ttl {
-            return Err(IdpError::Config(
-                "AUTH_SESSION_TOKEN_TTL_SECS must be shorter than AUTH_SESSION_TTL_DAYS".into(),
-            ));
+            return Err(ConfigError::Invalid {
+                var: "AUTH_SESSION_TOKEN_TTL_SECS",
+                reason: "must be shorter than AUTH_SESSION_TTL_DAYS".into(),
+            });
         }
         Ok(config)
     }
@@ -256,24 +263,14 @@ fn redact_password(raw: &str) -> String {
     }
 }
 
-impl IdpConfig {
-    /// The origin of `AUTH_PUBLIC_URL` / `PUBLIC_URL` (default `http://127.0.0.1:8080`), validated:
-    /// used for the CSRF check when an external issuer is configured.
-    pub fn public_url_from_env() -> Result<String, IdpError> {
-        let raw = std::env::var("AUTH_PUBLIC_URL")
-            .or_else(|_| std::env::var("PUBLIC_URL"))
-            .unwrap_or_else(|_| DEFAULT_PUBLIC_URL.to_owned());
-        Ok(parse_public_url(&raw)?.origin().ascii_serialization())
-    }
-}
-
-fn parse_public_url(raw: &str) -> Result<Url, IdpError> {
-    let url = Url::parse(raw.trim())
-        .map_err(|_| IdpError::Config("AUTH_PUBLIC_URL is not a valid absolute URL".into()))?;
+fn parse_public_url(raw: &str) -> Result<Url, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        var: "AUTH_PUBLIC_URL",
+        reason: "must be an http:// or https:// URL with a host".into(),
+    };
+    let url = Url::parse(raw.trim()).map_err(|_| invalid())?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(IdpError::Config(
-            "AUTH_PUBLIC_URL must be an http:// or https:// URL with a host".into(),
-        ));
+        return Err(invalid());
     }
     Ok(url)
 }
@@ -293,18 +290,20 @@ fn default_max_concurrent_hashes() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
-fn parse_positive(value: &str, name: &str, max: u64) -> Result<u64, IdpError> {
+fn parse_positive(value: &str, name: &'static str, max: u64) -> Result<u64, ConfigError> {
     match value.trim().parse::<u64>() {
         Ok(n) if n >= 1 && n <= max => Ok(n),
-        _ => Err(IdpError::Config(format!(
-            "{name} must be a whole number from 1 to {max}"
-        ))),
+        _ => Err(ConfigError::Invalid {
+            var: name,
+            reason: format!("must be a whole number from 1 to {max}"),
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_server::DEFAULT_PUBLIC_URL;
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -365,7 +364,7 @@ mod tests {
             ("AUTH_MAX_CONCURRENT_HASHES", "many"),
         ] {
             let err = IdpConfig::from_lookup(lookup(&[bad])).unwrap_err();
-            assert!(matches!(err, IdpError::Config(_)), "{bad:?}");
+            assert!(matches!(err, ConfigError::Invalid { .. }), "{bad:?}");
             assert!(
                 err.to_string().contains(bad.0) || bad.0 == "DATABASE_URL",
                 "{err}"

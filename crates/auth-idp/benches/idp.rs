@@ -5,8 +5,8 @@
 //!
 //! `cargo bench -p auth-server --bench idp`
 
-use auth_server::idp::password::Passwords;
-use auth_server::idp::{Idp, IdpConfig, PasswordParams, RateLimitConfig};
+use auth_idp::fuzzing::Passwords;
+use auth_idp::{Idp, IdpConfig, PasswordParams, RateLimitConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use std::hint::black_box;
@@ -97,7 +97,11 @@ async fn start_server() -> (String, TempDir) {
             window: Duration::from_secs(1),
         });
     let idp = Idp::connect(config).await.unwrap();
-    tokio::spawn(async move { axum::serve(listener, idp.router()).await.unwrap() });
+    let app = idp
+        .stack(auth_server::AuthConfig::embedded())
+        .unwrap()
+        .apply(axum::Router::new());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, dir)
 }
 

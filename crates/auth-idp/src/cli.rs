@@ -3,7 +3,7 @@
 //! `./server rotate-keys`. They act on the embedded identity provider's database
 //! (`DATABASE_URL`), the same one the running server uses.
 
-use crate::idp::{Idp, IdpConfig};
+use crate::{Idp, IdpConfig};
 
 const USAGE: &str = "\
 admin commands (embedded identity provider; uses DATABASE_URL):
@@ -18,7 +18,7 @@ admin commands (embedded identity provider; uses DATABASE_URL):
 ///
 /// ```no_run
 /// let args: Vec<String> = std::env::args().skip(1).collect();
-/// if let Some(code) = auth_server::cli::run(&args) {
+/// if let Some(code) = auth_idp::run_cli(&args) {
 ///     std::process::exit(code);
 /// }
 /// // … otherwise start the server …

@@ -1,13 +1,17 @@
-//! Cross-site request forgery protection by origin checking, as a tower layer ([`CsrfLayer`]) the
-//! app can also put in front of Dioxus server functions.
+//! Cross-site request forgery protection by origin checking, as a tower layer ([`CsrfLayer`]) that
+//! runs **before** the auth layer: a refused request causes no token verification, no session
+//! refresh, no database write and no `Set-Cookie`.
 //!
 //! A state-changing request (any method but GET, HEAD, OPTIONS, TRACE) passes only when its
 //! `Origin` is the app's own origin (from the public URL) — or, for loopback development, the
 //! origin derived from its own `Host` header when that host is `localhost`/`127.0.0.1`/`[::1]`.
 //! Without `Origin`, it is refused when `Sec-Fetch-Site: cross-site`/`same-site` or when a
-//! `Referer` names another origin. Refusals answer 403 `{"error":"Forbidden"}`.
+//! `Referer` names another origin. A token read (`GET /auth/token`) must be same-origin.
+//! Refusals answer 403 `{"error":"Forbidden"}`.
 
-use super::error::ApiError;
+use crate::error::AuthRejection;
+use auth_types::AuthError;
+use auth_types::contract::paths;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, Request};
 use std::future::Future;
@@ -17,13 +21,13 @@ use std::task::{Context, Poll};
 
 /// The origins allowed to make state-changing requests.
 #[derive(Debug, Clone)]
-pub struct AllowedOrigins {
+pub(crate) struct AllowedOrigins {
     own: String,
 }
 
 impl AllowedOrigins {
     /// Allows the given origin (`scheme://host[:port]`, as browsers send it).
-    pub fn new(origin: impl Into<String>) -> Self {
+    pub(crate) fn new(origin: impl Into<String>) -> Self {
         Self {
             own: origin.into().trim_end_matches('/').to_ascii_lowercase(),
         }
@@ -51,7 +55,7 @@ impl AllowedOrigins {
     }
 
     /// Whether a state-changing request with these headers may proceed.
-    pub fn allows(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
         match headers.get(http::header::ORIGIN) {
             Some(origin) => origin
                 .to_str()
@@ -76,7 +80,7 @@ impl AllowedOrigins {
     }
 
     /// Stricter check for reading a token (`GET /auth/token`): same-origin only.
-    pub fn allows_read(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn allows_read(&self, headers: &HeaderMap) -> bool {
         let fetch_site_ok = headers
             .get("sec-fetch-site")
             .and_then(|v| v.to_str().ok())
@@ -105,30 +109,47 @@ fn referer_origin(url: &str) -> &str {
 }
 
 /// Whether a method changes state (and so needs the origin check).
-pub fn is_state_changing(method: &Method) -> bool {
+fn is_state_changing(method: &Method) -> bool {
     !matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     )
 }
 
-/// Tower layer refusing cross-origin state-changing requests with 403.
+/// Tower layer refusing cross-origin state-changing requests (and cross-origin reads of
+/// `GET /auth/token`) with 403 `{"error":"Forbidden"}`. [`AuthStack`](crate::AuthStack) puts it
+/// outside the auth layer; an app wiring the layers by hand should too.
+///
+/// ```
+/// use axum::{Router, routing::post};
+///
+/// let app: Router = Router::new()
+///     .route("/api/posts", post(|| async { "created" }))
+///     .layer(auth_server::CsrfLayer::new("https://app.example.com"));
+/// # let _ = app;
+/// ```
 #[derive(Debug, Clone)]
 pub struct CsrfLayer {
     allowed: Arc<AllowedOrigins>,
 }
 
 impl CsrfLayer {
-    /// A layer allowing `origin` (e.g. `IdpConfig::public_origin()`).
+    /// A layer allowing `origin` (`scheme://host[:port]`, the app's public origin).
     pub fn new(origin: impl Into<String>) -> Self {
         Self {
             allowed: Arc::new(AllowedOrigins::new(origin)),
         }
     }
 
-    /// The origin rules this layer applies.
-    pub fn allowed(&self) -> &AllowedOrigins {
-        &self.allowed
+    /// Whether a request with this method, path and headers passes the check.
+    fn allows(&self, method: &Method, path: &str, headers: &HeaderMap) -> bool {
+        if is_state_changing(method) {
+            self.allowed.allows(headers)
+        } else if path == paths::TOKEN {
+            self.allowed.allows_read(headers)
+        } else {
+            true
+        }
     }
 }
 
@@ -138,7 +159,7 @@ impl<S> tower::Layer<S> for CsrfLayer {
     fn layer(&self, inner: S) -> Self::Service {
         CsrfService {
             inner,
-            allowed: self.allowed.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -147,7 +168,7 @@ impl<S> tower::Layer<S> for CsrfLayer {
 #[derive(Debug, Clone)]
 pub struct CsrfService<S> {
     inner: S,
-    allowed: Arc<AllowedOrigins>,
+    layer: CsrfLayer,
 }
 
 impl<S, B> tower::Service<Request<B>> for CsrfService<S>
@@ -165,8 +186,12 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        if is_state_changing(req.method()) && !self.allowed.allows(req.headers()) {
-            return Box::pin(std::future::ready(Ok(ApiError::FORBIDDEN.into_response())));
+        if !self
+            .layer
+            .allows(req.method(), req.uri().path(), req.headers())
+        {
+            let refused = AuthRejection(AuthError::Forbidden).into_response();
+            return Box::pin(std::future::ready(Ok(refused)));
         }
         Box::pin(self.inner.call(req))
     }

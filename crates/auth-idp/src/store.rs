@@ -136,11 +136,6 @@ impl Store {
         self.backend
     }
 
-    /// The underlying pool (for app queries and tests).
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     /// Closes every connection; later calls fail with "Service unavailable".
     pub async fn close(&self) {
         self.pool.close().await;
@@ -536,7 +531,7 @@ fn create_sqlite_folder(url: &str) -> Result<(), IdpError> {
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(|e| {
-            IdpError::Config(format!(
+            IdpError::Startup(format!(
                 "cannot create the folder of the SQLite database ({}): {e}",
                 parent.display()
             ))

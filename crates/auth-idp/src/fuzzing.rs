@@ -1,13 +1,18 @@
-//! Entry points for the `cargo fuzz` targets in `fuzz/` (not a public API: hidden, unstable).
+//! Entry points for the `cargo fuzz` targets in `fuzz/`, the benchmarks and the property tests
+//! (not a public API: hidden, unstable).
 //!
 //! They run exactly the code the sign-up, sign-in and sign-out endpoints run on a request body
 //! before touching the database: `Content-Type` dispatch, JSON / form parsing, normalisation,
 //! validation and `redirect_url` sanitising.
 
-use super::error::ApiError;
-use super::redirect::safe_redirect;
-use super::routes::{
-    SignInInput, SignOutInput, SignUpInput, parse_body, sign_in_key, validate_sign_up,
+pub use crate::error::ApiError;
+pub use crate::password::Passwords;
+pub use crate::validate::{is_valid_email, normalise_email};
+
+use crate::body::{Format, parse as parse_body, sign_in_key, validate_sign_up};
+use crate::redirect::safe_redirect;
+use auth_types::contract::{
+    SignInRequest as SignInInput, SignOutRequest as SignOutInput, SignUpRequest as SignUpInput,
 };
 
 /// Which endpoint's body a fuzz input is parsed as.
@@ -56,7 +61,7 @@ pub fn parse(
                 name,
                 plausible: true,
                 redirect,
-                form: format == super::routes::Format::Form,
+                form: format == Format::Form,
             })
         }
         Endpoint::SignIn => {
@@ -69,7 +74,7 @@ pub fn parse(
                 name: String::new(),
                 plausible,
                 redirect,
-                form: format == super::routes::Format::Form,
+                form: format == Format::Form,
             })
         }
         Endpoint::SignOut => {
@@ -80,7 +85,7 @@ pub fn parse(
                 name: String::new(),
                 plausible: false,
                 redirect: safe_redirect(input.redirect_url.as_deref()),
-                form: format == super::routes::Format::Form,
+                form: format == Format::Form,
             })
         }
     }

@@ -65,7 +65,7 @@ impl Passwords {
     /// once; each holds `p.memory_kib` KiB while it runs.
     pub async fn new(p: PasswordParams, max_concurrent: usize) -> Result<Self, IdpError> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
-            .map_err(|e| IdpError::Config(format!("invalid argon2 parameters: {e}")))?;
+            .map_err(|e| IdpError::Startup(format!("invalid argon2 parameters: {e}")))?;
         let max_concurrent = max_concurrent.max(1);
         let mut this = Self {
             params,
@@ -194,7 +194,7 @@ impl HashingThreads {
                         job();
                     }
                 })
-                .map_err(|e| IdpError::Config(format!("cannot start a hashing thread: {e}")))?;
+                .map_err(|e| IdpError::Startup(format!("cannot start a hashing thread: {e}")))?;
         }
         Ok(Self { jobs })
     }

@@ -4,8 +4,9 @@
 
 mod idp_support;
 
-use auth_server::idp::Idp;
-use auth_server::{AuthConfig, AuthStack, CurrentUser, RequireAuth, UsersApi};
+use auth_idp::Idp;
+use auth_idp::UsersApi;
+use auth_server::{AuthConfig, CurrentUser, RequireAuth};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use idp_support::{Jar, Kind, Server, TestDb, config, listener};
@@ -23,7 +24,7 @@ both_backends!(
 async fn start(db: &TestDb) -> Server {
     let (listener, base) = listener().await;
     let idp = Idp::connect(config(db, &base)).await.unwrap();
-    let stack = AuthStack::embedded(AuthConfig::embedded(), idp.clone()).unwrap();
+    let stack = idp.stack(AuthConfig::embedded()).unwrap();
     let app: Router = stack.apply(
         Router::new()
             .route(

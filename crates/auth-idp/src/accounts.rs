@@ -1,0 +1,201 @@
+//! The accounts service: what signing up, in and out does to the store, apart from HTTP. The
+//! handlers in `routes.rs` parse the request, call one of these, and format the answer; the
+//! caller's current session always comes from the auth layer (its verified claims), never from
+//! a cookie read here.
+
+use crate::Inner;
+use crate::body::{sign_in_key, validate_sign_up};
+use crate::error::{ApiError, IdpError};
+use crate::rate_limit::LimitKind;
+use crate::session::{DEFAULT_ROLES, IssuedSession, new_id};
+use crate::store::NewAccount;
+use auth_server::SessionCookies;
+use auth_types::contract::{SignInRequest, SignUpRequest};
+use auth_types::{SessionClaims, User};
+use http::HeaderValue;
+
+/// A new session: the user, the claims of its first token, and the cookies that carry it.
+pub(crate) type Started = (User, SessionClaims, Vec<HeaderValue>);
+
+/// Who is asking: what the handler knows of the request besides its body.
+#[derive(Debug, Default)]
+pub(crate) struct Caller<'a> {
+    /// The client's address (per-address rate limit), when it can be known.
+    pub(crate) address: Option<String>,
+    /// The `User-Agent`, stored with a new session.
+    pub(crate) user_agent: Option<&'a str>,
+    /// The session the request is signed in with (the auth layer's verified `sid`).
+    pub(crate) session_id: Option<&'a str>,
+}
+
+impl Inner {
+    fn cookies(&self) -> SessionCookies {
+        SessionCookies::new(self.config.secure_cookies())
+    }
+
+    /// `Set-Cookie` values removing the session cookies.
+    pub(crate) fn clear_cookies(&self) -> Vec<HeaderValue> {
+        self.cookies().clear()
+    }
+
+    /// Creates an account and its first session.
+    pub(crate) async fn sign_up(
+        &self,
+        input: &SignUpRequest,
+        caller: &Caller<'_>,
+    ) -> Result<Started, ApiError> {
+        let (email, name) = validate_sign_up(input)?;
+        // Cheap pre-check so a taken email does not cost a hash; the unique constraint still decides.
+        if self.store.user_by_email(&email).await?.is_some() {
+            return Err(ApiError::EMAIL_TAKEN);
+        }
+        let password_hash = self.passwords.hash(input.password.clone()).await?;
+        let user_id = new_id("user");
+        let roles: Vec<String> = DEFAULT_ROLES.iter().map(|r| (*r).to_owned()).collect();
+        let issued = IssuedSession::new(self.config.session_ttl.as_secs());
+        self.store
+            .create_account(&NewAccount {
+                user_id: &user_id,
+                email: &email,
+                name: &name,
+                roles: &roles,
+                password_hash: &password_hash,
+                session: issued.row(caller.user_agent),
+            })
+            .await?;
+        let Some(record) = self.store.user_by_id(&user_id).await? else {
+            // The store acknowledged the insert but cannot show the row: it is failing (seen with
+            // a SQLite file that became read-only under the server). Not acknowledged: the client
+            // retries, and finds the account either created or free.
+            tracing::warn!("a new account is not readable right after its creation; answering 503");
+            return Err(ApiError::UNAVAILABLE);
+        };
+        Ok(self.start_session(record.user, &issued).await?)
+    }
+
+    /// Checks the credentials under the rate limits, then replaces the caller's session (if any)
+    /// with a brand-new one (no session fixation).
+    pub(crate) async fn sign_in(
+        &self,
+        input: &SignInRequest,
+        caller: &Caller<'_>,
+    ) -> Result<Started, ApiError> {
+        let (email, plausible, password) = sign_in_key(input);
+        let keys = [
+            (LimitKind::Address, caller.address.as_deref()),
+            (LimitKind::Account, Some(email.as_str())),
+        ];
+        // Every attempt is counted before the (slow) password check, so concurrent guesses cannot
+        // overshoot the budget; a success, or a failure that is ours (store down), is given back.
+        let mut counted: Vec<(LimitKind, &str)> = Vec::new();
+        for (kind, key) in keys
+            .into_iter()
+            .filter_map(|(kind, key)| Some((kind, key?)))
+        {
+            if let Err(wait) = self.limiter.try_acquire(kind, key) {
+                for (kind, key) in counted {
+                    self.limiter.refund(kind, key);
+                }
+                return Err(ApiError::rate_limited(wait.as_secs() + 1));
+            }
+            counted.push((kind, key));
+        }
+        let user = match self.check_credentials(&email, plausible, password).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return Err(ApiError::INVALID_CREDENTIALS),
+            Err(e) => {
+                for (kind, key) in counted {
+                    self.limiter.refund(kind, key);
+                }
+                return Err(e);
+            }
+        };
+        if let Some(address) = caller.address.as_deref() {
+            self.limiter.refund(LimitKind::Address, address);
+        }
+        self.limiter.reset(LimitKind::Account, &email);
+        // The session the request was in (if any) is replaced: revoke it rather than leave it
+        // orphaned.
+        if let Some(previous) = caller.session_id {
+            self.store.revoke_session(previous).await?;
+        }
+        let issued = IssuedSession::new(self.config.session_ttl.as_secs());
+        self.store
+            .create_session(user.id.as_str(), &issued.row(caller.user_agent))
+            .await?;
+        Ok(self.start_session(user, &issued).await?)
+    }
+
+    /// Ends the caller's session, if it has one.
+    pub(crate) async fn sign_out(&self, session_id: Option<&str>) -> Result<(), IdpError> {
+        if let Some(id) = session_id {
+            self.store.revoke_session(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the caller's user; `false` when the caller has no live session.
+    pub(crate) async fn sign_out_all(&self, session_id: Option<&str>) -> Result<bool, IdpError> {
+        let Some(id) = session_id else {
+            return Ok(false);
+        };
+        match self.store.session_by_id(id).await? {
+            Some(session) if session.is_active() => {
+                self.store.revoke_user_sessions(&session.user_id).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Whether the session behind verified claims is still live in the store (a token stays
+    /// valid until it expires; revocation shows here first).
+    pub(crate) async fn is_live(&self, claims: &SessionClaims) -> Result<bool, IdpError> {
+        let Some(id) = claims.sid.as_deref() else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .session_by_id(id)
+            .await?
+            .is_some_and(|s| s.is_active()))
+    }
+
+    /// A new session's first token and its cookies.
+    async fn start_session(&self, user: User, issued: &IssuedSession) -> Result<Started, IdpError> {
+        let minted = self.mint(user.id.as_str(), &issued.id, &user.roles).await?;
+        let cookies = self.cookies();
+        let set_cookies = vec![
+            cookies.session(&minted.token),
+            cookies.refresh(
+                &issued.refresh_secret,
+                self.config.session_ttl.as_secs() as i64,
+            ),
+        ];
+        Ok((user, minted.claims, set_cookies))
+    }
+
+    /// The account behind an email and password, or `None` (unknown email and wrong password
+    /// take the same time: unknown accounts are verified against a dummy hash).
+    async fn check_credentials(
+        &self,
+        email: &str,
+        plausible: bool,
+        password: String,
+    ) -> Result<Option<User>, ApiError> {
+        let credential = if plausible {
+            self.store.credential_by_email(email).await?
+        } else {
+            None
+        };
+        let (user_id, hash) = match credential {
+            Some((id, hash)) => (Some(id), Some(hash)),
+            None => (None, None),
+        };
+        let ok = self.passwords.verify(password, hash).await?;
+        Ok(match (ok, user_id) {
+            (true, Some(id)) => self.store.user_by_id(&id).await?.map(|r| r.user),
+            _ => None,
+        })
+    }
+}

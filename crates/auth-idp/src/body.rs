@@ -1,0 +1,116 @@
+//! Request bodies of the `/auth` endpoints: JSON or `application/x-www-form-urlencoded` into the
+//! contract types of `auth_types::contract`, then normalised and validated. No I/O but reading the
+//! body.
+
+use crate::error::ApiError;
+use crate::password::{MAX_PASSWORD_CHARS, password_acceptable};
+use crate::validate::{is_valid_email, normalise_email};
+use auth_types::contract::{MAX_NAME_CHARS, SignInRequest, SignUpRequest};
+use axum::body::Body;
+use http::header;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+/// How the client posted, and so how it is answered: a form post with 303 redirects, JSON with
+/// JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Json,
+    Form,
+}
+
+/// Reads and parses the body: 413 when larger than `limit`, 415 for other content types, 400 for
+/// malformed JSON, 422 for missing or mistyped fields. An empty body with no content type counts
+/// as `{}` when `empty_ok`.
+pub(crate) async fn read<T: DeserializeOwned>(
+    limit: usize,
+    parts: &Parts,
+    body: Body,
+    empty_ok: bool,
+) -> Result<(T, Format), ApiError> {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TOO_LARGE);
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TOO_LARGE)?;
+    parse(content_type, &bytes, empty_ok)
+}
+
+/// The pure half of [`read`]: picks the format from the `Content-Type` value and parses the
+/// bytes (no I/O, no size check: the caller bounds the bytes).
+pub(crate) fn parse<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    bytes: &[u8],
+    empty_ok: bool,
+) -> Result<(T, Format), ApiError> {
+    let content_type = content_type.map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let format = match content_type.as_deref() {
+        Some("application/json") => Some(Format::Json),
+        Some(t) if t.starts_with("application/") && t.ends_with("+json") => Some(Format::Json),
+        Some("application/x-www-form-urlencoded") => Some(Format::Form),
+        _ => None,
+    };
+    let format = match format {
+        Some(f) => f,
+        None if empty_ok && bytes.is_empty() => Format::Json,
+        None => return Err(ApiError::UNSUPPORTED_MEDIA),
+    };
+    let value = match format {
+        Format::Json if bytes.is_empty() && empty_ok => serde_json::from_slice(b"{}"),
+        Format::Json => serde_json::from_slice(bytes),
+        Format::Form => {
+            return serde_urlencoded::from_bytes(bytes)
+                .map(|v| (v, format))
+                .map_err(|_| ApiError::UNPROCESSABLE);
+        }
+    };
+    match value {
+        Ok(v) => Ok((v, format)),
+        Err(e) if e.classify() == serde_json::error::Category::Data => Err(ApiError::UNPROCESSABLE),
+        Err(_) => Err(ApiError::BAD_REQUEST),
+    }
+}
+
+/// The sign-up fields after normalisation and validation: the email (trimmed, lowercased,
+/// checked) and the name (trimmed, at most [`MAX_NAME_CHARS`], no control characters). The
+/// password is checked against the policy and left as typed.
+pub(crate) fn validate_sign_up(input: &SignUpRequest) -> Result<(String, String), ApiError> {
+    let email = normalise_email(&input.email);
+    if !is_valid_email(&email) {
+        return Err(ApiError::INVALID_EMAIL);
+    }
+    if !password_acceptable(&input.password, &email) {
+        return Err(ApiError::INVALID_PASSWORD);
+    }
+    let name = input.name.trim().to_owned();
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::INVALID_NAME);
+    }
+    Ok((email, name))
+}
+
+/// The sign-in lookup key and the password actually checked: the normalised email, whether the
+/// input is plausible enough to look the account up at all, and the password cut to
+/// [`MAX_PASSWORD_CHARS`] characters (hashing work is bounded whatever was sent).
+pub(crate) fn sign_in_key(input: &SignInRequest) -> (String, bool, String) {
+    let email = normalise_email(&input.email);
+    let plausible = is_valid_email(&email) && input.password.chars().count() <= MAX_PASSWORD_CHARS;
+    let password = input.password.chars().take(MAX_PASSWORD_CHARS).collect();
+    (email, plausible, password)
+}

@@ -1,0 +1,166 @@
+//! The embedded identity provider of the auth template: accounts with email + password (argon2id),
+//! sessions with short-lived ES256 session JWTs and long-lived refresh cookies, signing keys and a
+//! JWKS endpoint, a users API and admin commands — on SQLite by default, PostgreSQL when
+//! `DATABASE_URL` says so.
+//!
+//! It plugs into `auth-server` through one trait, [`auth_server::SessionBackend`], which [`Idp`]
+//! implements: the auth layer reads the cookies, verifies the token and renews the session (at
+//! most once per request); the provider's handlers take the layer's result through the
+//! [`auth_server::Auth`] extractor and never parse a cookie or verify a token themselves.
+//!
+//! The whole public API:
+//!
+//! | item | what |
+//! | --- | --- |
+//! | [`stack_from_env`], [`SetupError`] | the app's whole auth stack from the environment (embedded, or `AUTH_PROVIDER=jwks`) |
+//! | [`Idp`], [`IdpConfig`], [`PasswordParams`], [`RateLimitConfig`], [`Backend`] | the provider, its settings and its database kind |
+//! | [`Users`], [`UsersApi`], [`UserRecord`], [`UserUpdate`], [`UserPage`] | the users API (`clerkClient.users`) and its extractor |
+//! | [`IdpError`] | errors of the Rust API |
+//! | [`permissions_for_roles`], [`ROLE_PERMISSIONS`], [`DEFAULT_ROLES`] | roles → permissions |
+//! | [`run_cli`] | admin commands of the server binary (`grant-role`, `revoke-role`, `rotate-keys`) |
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use auth_server::RequireAuth;
+//! use axum::{Router, routing::get};
+//!
+//! let auth = auth_idp::stack_from_env().await?;     // provider, keys, origin check, layer
+//! let app: Router = auth.apply(
+//!     Router::new().route("/api/me", get(|a: RequireAuth| async move { a.user_id().to_string() })),
+//! );
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! See `docs/identity-provider.md` for endpoints, cookies, settings and security choices.
+
+mod accounts;
+mod backend;
+mod body;
+mod cli;
+mod config;
+mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod keys;
+mod password;
+mod rate_limit;
+mod redirect;
+mod routes;
+mod session;
+mod stack;
+mod store;
+mod users;
+mod validate;
+
+pub use cli::run as run_cli;
+pub use config::{IdpConfig, PasswordParams, RateLimitConfig};
+pub use error::IdpError;
+pub use session::{DEFAULT_ROLES, ROLE_PERMISSIONS, permissions_for_roles};
+pub use stack::{SetupError, UsersApi, stack_from_env};
+pub use store::Backend;
+pub use users::{UserPage, UserRecord, UserUpdate, Users};
+
+use jsonwebtoken::jwk::JwkSet;
+use keys::KeyStore;
+use password::Passwords;
+use rate_limit::RateLimiter;
+use std::sync::Arc;
+use store::Store;
+
+/// The identity provider (cheap to clone; everything is shared).
+#[derive(Debug, Clone)]
+pub struct Idp {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: IdpConfig,
+    pub(crate) store: Store,
+    pub(crate) passwords: Passwords,
+    pub(crate) keys: KeyStore,
+    pub(crate) limiter: RateLimiter,
+}
+
+impl Idp {
+    /// Connects to the database, runs migrations, loads (or creates) the signing keys.
+    pub async fn connect(config: IdpConfig) -> Result<Self, IdpError> {
+        let store = Store::connect(&config).await?;
+        let passwords = Passwords::new(config.password, config.max_concurrent_hashes).await?;
+        let keys = KeyStore::load(
+            store.clone(),
+            config.issuer.clone(),
+            config.session_token_ttl,
+            config.leeway,
+        )
+        .await?;
+        let limiter = RateLimiter::new(config.rate_limit.max_failures, config.rate_limit.window);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                passwords,
+                keys,
+                limiter,
+            }),
+        })
+    }
+
+    /// The auth stack around this provider: its keys verify tokens, it renews sessions, its
+    /// routes (`/auth/*`, `/.well-known/*`) are merged into the app, and a background task
+    /// re-reads rotated keys and purges old sessions. `config` carries the verification settings
+    /// (leeway, algorithms); the issuer and public URL are the provider's.
+    pub fn stack(
+        &self,
+        config: auth_server::AuthConfig,
+    ) -> Result<auth_server::AuthStack, SetupError> {
+        stack::embedded(self.clone(), config)
+    }
+
+    /// The users API.
+    pub fn users(&self) -> Users {
+        Users {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// The published public keys (JWK Set).
+    pub fn jwks(&self) -> JwkSet {
+        self.inner.keys.jwks()
+    }
+
+    /// Re-reads the keys from the database (picks up rotations made by other instances).
+    pub async fn reload_keys(&self) -> Result<JwkSet, IdpError> {
+        self.inner.keys.refresh().await
+    }
+
+    /// Makes a new current signing key; the previous one stays published until tokens it signed
+    /// have expired. Returns the new key id.
+    pub async fn rotate_keys(&self) -> Result<String, IdpError> {
+        self.inner.keys.rotate().await
+    }
+
+    /// Deletes sessions that expired or were revoked more than `grace` ago (the stack's
+    /// background task runs it hourly). Returns how many were deleted.
+    pub async fn purge_sessions(&self, grace: std::time::Duration) -> Result<u64, IdpError> {
+        let before = store::now() - grace.as_secs() as i64;
+        self.inner.store.purge_sessions(before).await
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &IdpConfig {
+        &self.inner.config
+    }
+
+    /// Which database the provider runs on.
+    pub fn backend(&self) -> Backend {
+        self.inner.store.backend()
+    }
+
+    /// Closes the database pool (graceful shutdown); later requests answer 503.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+}

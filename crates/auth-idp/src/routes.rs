@@ -1,0 +1,329 @@
+//! The `/auth/*` and `/.well-known/*` handlers: parse the body (`body.rs`), call the accounts
+//! service (`accounts.rs`), answer in the caller's format — a form post with a 303 redirect, JSON
+//! with JSON. The caller's session is the auth layer's verified result ([`Auth`]); nothing here
+//! reads a cookie or verifies a token.
+
+use crate::Inner;
+use crate::accounts::{Caller, Started};
+use crate::body::{self, Format};
+use crate::error::{ApiError, IdpError};
+use crate::redirect::safe_redirect;
+use auth_server::Auth;
+use auth_types::contract::{
+    SessionResponse, SignInRequest, SignOutRequest, SignUpRequest, TokenResponse, paths,
+};
+use auth_types::{AuthState, SignedIn};
+use axum::Json;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+type AppState = Arc<Inner>;
+
+pub(crate) fn router(inner: AppState) -> axum::Router {
+    axum::Router::new()
+        .route(paths::SIGN_UP, post(sign_up))
+        .route(paths::SIGN_IN, post(sign_in))
+        .route(paths::SIGN_OUT, post(sign_out))
+        .route(paths::SIGN_OUT_ALL, post(sign_out_all))
+        .route(paths::SESSION, get(session))
+        .route(paths::TOKEN, get(token))
+        .route(paths::JWKS, get(jwks))
+        .route(paths::OPENID_CONFIGURATION, get(openid_configuration))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(inner)
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::METHOD_NOT_ALLOWED.into_response()
+}
+
+// ---- handlers -------------------------------------------------------------------------------
+
+async fn sign_up(State(inner): State<AppState>, Auth(_): Auth, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = inner.config.max_body_bytes;
+    let (input, format) = match body::read::<SignUpRequest>(limit, &parts, body, false).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let redirect = safe_redirect(input.redirect_url.as_deref());
+    let caller = caller(&inner, &parts, None);
+    let outcome = inner.sign_up(&input, &caller).await;
+    session_response(
+        outcome,
+        format,
+        StatusCode::CREATED,
+        &inner.config.sign_up_path,
+        &redirect,
+    )
+}
+
+async fn sign_in(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = inner.config.max_body_bytes;
+    let (input, format) = match body::read::<SignInRequest>(limit, &parts, body, false).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let redirect = safe_redirect(input.redirect_url.as_deref());
+    let session_id = auth.claims().and_then(|c| c.sid.as_deref());
+    let caller = caller(&inner, &parts, session_id);
+    let outcome = inner.sign_in(&input, &caller).await;
+    session_response(
+        outcome,
+        format,
+        StatusCode::OK,
+        &inner.config.sign_in_path,
+        &redirect,
+    )
+}
+
+async fn sign_out(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = inner.config.max_body_bytes;
+    let (input, format) = match body::read::<SignOutRequest>(limit, &parts, body, true).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let redirect = safe_redirect(input.redirect_url.as_deref());
+    match inner
+        .sign_out(auth.claims().and_then(|c| c.sid.as_deref()))
+        .await
+    {
+        Ok(()) => signed_out_response(&inner, format, &redirect),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn sign_out_all(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let limit = inner.config.max_body_bytes;
+    let (input, format) = match body::read::<SignOutRequest>(limit, &parts, body, true).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let redirect = safe_redirect(input.redirect_url.as_deref());
+    match inner
+        .sign_out_all(auth.claims().and_then(|c| c.sid.as_deref()))
+        .await
+    {
+        Ok(true) => signed_out_response(&inner, format, &redirect),
+        Ok(false) => {
+            let mut response = ApiError::UNAUTHORIZED.into_response();
+            append_cookies(&mut response, inner.clear_cookies());
+            response
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The caller's verified state and public user. A token whose session was revoked since it was
+/// signed answers signed out and clears the cookies.
+async fn session(State(inner): State<AppState>, Auth(auth): Auth) -> Response {
+    let found = async {
+        let Some(claims) = auth.claims() else {
+            return Ok::<_, IdpError>(None);
+        };
+        if !inner.is_live(claims).await? {
+            return Ok(None);
+        }
+        let user = inner.store.user_by_id(&claims.sub).await?.map(|r| r.user);
+        Ok(user.map(|user| (auth_state(claims), user)))
+    }
+    .await;
+    match found {
+        Ok(found) => {
+            let signed_in = auth.is_signed_in();
+            let (state, user) = match found {
+                Some((state, user)) => (state, Some(user)),
+                None => (AuthState::SignedOut, None),
+            };
+            let revoked = signed_in && user.is_none();
+            let mut response = Json(SessionResponse {
+                auth: state,
+                user,
+                redirect_url: None,
+            })
+            .into_response();
+            no_store(&mut response);
+            if revoked {
+                append_cookies(&mut response, inner.clear_cookies());
+            }
+            response
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// A session token for the caller's own scripts (same origin only: the origin check refuses
+/// other readers before the auth layer runs).
+async fn token(State(inner): State<AppState>, Auth(auth): Auth) -> Response {
+    let (Some(claims), Some(token)) = (auth.claims(), auth.token()) else {
+        return ApiError::UNAUTHORIZED.into_response();
+    };
+    match inner.is_live(claims).await {
+        Ok(true) => {
+            let mut response = Json(TokenResponse {
+                token: token.to_owned(),
+                expires_at: claims.exp,
+            })
+            .into_response();
+            no_store(&mut response);
+            response
+        }
+        Ok(false) => {
+            let mut response = ApiError::UNAUTHORIZED.into_response();
+            append_cookies(&mut response, inner.clear_cookies());
+            response
+        }
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn jwks(State(inner): State<AppState>) -> Response {
+    let mut response = Json(inner.keys.jwks()).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
+async fn openid_configuration(State(inner): State<AppState>) -> Response {
+    let config = &inner.config;
+    Json(json!({
+        "issuer": config.issuer,
+        "jwks_uri": config.public_url_for(paths::JWKS),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "subject_types_supported": ["public"],
+        "response_types_supported": ["id_token"],
+        "claims_supported": ["iss", "sub", "sid", "iat", "nbf", "exp", "roles", "permissions"],
+    }))
+    .into_response()
+}
+
+// ---- responses ------------------------------------------------------------------------------
+
+/// What the accounts service needs to know of the request.
+fn caller<'a>(inner: &Inner, parts: &'a Parts, session_id: Option<&'a str>) -> Caller<'a> {
+    Caller {
+        address: client_address(inner, parts),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| prefix(v, 512)),
+        session_id,
+    }
+}
+
+/// The client's address for the per-address rate limit, or `None` when it cannot be known (no
+/// trusted header configured and no `ConnectInfo`, as under `dioxus::serve`): one shared
+/// "unknown" bucket would let a single attacker lock every user out.
+fn client_address(inner: &Inner, parts: &Parts) -> Option<String> {
+    if let Some(name) = &inner.config.trusted_ip_header
+        && let Some(value) = parts.headers.get(name).and_then(|v| v.to_str().ok())
+        && let Some(first) = value.split(',').next().map(str::trim)
+        && !first.is_empty()
+    {
+        return Some(prefix(first, 64).to_owned());
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+/// At most the first `max_chars` characters of `s`.
+fn prefix(s: &str, max_chars: usize) -> &str {
+    s.char_indices()
+        .nth(max_chars)
+        .map_or(s, |(at, _)| &s[..at])
+}
+
+fn append_cookies(response: &mut Response, set_cookies: Vec<HeaderValue>) {
+    for value in set_cookies {
+        // append, never insert: every Set-Cookie must reach the browser.
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// A form error: back to the form page with `?error=<code>&redirect_url=…`.
+fn form_error(page: &str, error: &ApiError, redirect_url: &str) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", error.code.code())
+        .append_pair("redirect_url", redirect_url)
+        .finish();
+    let mut response = see_other(&format!("{page}?{query}"));
+    if let Some(secs) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+fn auth_state(claims: &auth_types::SessionClaims) -> AuthState {
+    AuthState::SignedIn(SignedIn::from(claims))
+}
+
+/// The answer to a sign-up or sign-in, in the caller's format: a form post is redirected (303)
+/// to `redirect` or back to its form with `?error=`; a JSON post gets the new auth state.
+fn session_response(
+    outcome: Result<Started, ApiError>,
+    format: Format,
+    success: StatusCode,
+    form_path: &str,
+    redirect: &str,
+) -> Response {
+    match outcome {
+        Ok((user, claims, set_cookies)) => {
+            let mut response = match format {
+                Format::Form => see_other(redirect),
+                Format::Json => {
+                    let body = SessionResponse {
+                        auth: auth_state(&claims),
+                        user: Some(user),
+                        redirect_url: Some(redirect.to_owned()),
+                    };
+                    (success, Json(body)).into_response()
+                }
+            };
+            append_cookies(&mut response, set_cookies);
+            response
+        }
+        Err(e) => match format {
+            Format::Form => form_error(form_path, &e, redirect),
+            Format::Json => e.into_response(),
+        },
+    }
+}
+
+fn signed_out_response(inner: &Inner, format: Format, redirect: &str) -> Response {
+    let mut response = match format {
+        Format::Form => see_other(redirect),
+        Format::Json => Json(json!({ "auth": AuthState::SignedOut })).into_response(),
+    };
+    append_cookies(&mut response, inner.clear_cookies());
+    response
+}
+
+fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
