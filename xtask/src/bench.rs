@@ -426,8 +426,8 @@ fn find_wasm(dir: &Path) -> Result<PathBuf> {
     bail!("no .wasm file under {}", dir.display())
 }
 
-/// `curl`'s HTTP status for a GET.
-pub(crate) fn curl_status(url: &str) -> Result<u16> {
+/// `curl`'s HTTP status for a GET, with extra curl arguments (headers).
+pub(crate) fn curl_status_with(url: &str, extra: &[&str]) -> Result<u16> {
     let out = command("curl")
         .args([
             "-s",
@@ -437,10 +437,16 @@ pub(crate) fn curl_status(url: &str) -> Result<u16> {
             "%{http_code}",
             "--max-time",
             "2",
-            url,
         ])
+        .args(extra)
+        .arg(url)
         .output()?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+/// `curl`'s HTTP status for a GET.
+pub(crate) fn curl_status(url: &str) -> Result<u16> {
+    curl_status_with(url, &[])
 }
 
 #[cfg(test)]

@@ -65,19 +65,15 @@ pub fn test(root: &Path) -> Result<()> {
     let bundle = bundle(root)?;
 
     step("browser and attack tests (headless Chromium and raw HTTP against the release bundle)");
+    e2e(&bundle, "*", &["--test-threads", "1"])
+}
+
+/// Runs the e2e test binary `test` (`*`: all of them) against a release bundle.
+fn e2e(bundle: &Path, test: &str, args: &[&str]) -> Result<()> {
     run(command("cargo")
-        .args([
-            "test",
-            "-p",
-            "e2e",
-            "--test",
-            "*",
-            "--",
-            "--test-threads",
-            "1",
-        ])
-        .env("APP_BUNDLE_DIR", &bundle))?;
-    Ok(())
+        .args(["test", "-p", "e2e", "--test", test, "--"])
+        .args(args)
+        .env("APP_BUNDLE_DIR", bundle))
 }
 
 /// `cargo xtask screenshot`: the README's picture of the app, signed in, taken in headless

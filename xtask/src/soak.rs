@@ -6,8 +6,8 @@
 //! Reuses the load-run helpers of `bench.rs` (server start, sign-up, wrk). Builds the release
 //! bundle first, unless `APP_BUNDLE_DIR` names one.
 
-use crate::bench::{Errors, Server, errors, requests, sign_up, wrk_for};
-use crate::tools::{command, ensure_debian_packages};
+use crate::bench::{Errors, Server, curl_status_with, errors, requests, sign_up, wrk_for};
+use crate::tools::ensure_debian_packages;
 use crate::workspace::{bundle, step};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
@@ -148,20 +148,8 @@ fn route(url: &str, header: &str, seconds: u32) -> Result<Route> {
 
 /// The page answers 200 (not a redirect to the sign-in page) with the session cookie.
 fn assert_signed_in(url: &str, cookie: &str) -> Result<()> {
-    let out = command("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-H",
-            cookie,
-            url,
-        ])
-        .output()?;
-    let status = String::from_utf8_lossy(&out.stdout);
-    if status.trim() != "200" {
+    let status = curl_status_with(url, &["-H", cookie])?;
+    if status != 200 {
         bail!("{url} answered {status} with the session cookie, expected the signed-in page (200)");
     }
     Ok(())

@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use crate::password::{MAX_PASSWORD_CHARS, password_acceptable};
 use crate::validate::{is_valid_email, normalise_email};
-use auth_types::contract::{MAX_NAME_CHARS, SignInRequest, SignUpRequest};
+use auth_types::contract::{MAX_NAME_CHARS, SignInRequest, SignOutRequest, SignUpRequest};
 use axum::body::Body;
 use http::header;
 use http::request::Parts;
@@ -18,6 +18,23 @@ pub(crate) enum Format {
     Json,
     Form,
 }
+
+/// A posted body that may name where to go afterwards.
+pub(crate) trait Redirecting {
+    /// The `redirect_url` field as sent (sanitised by the caller).
+    fn redirect_url(&self) -> Option<&str>;
+}
+
+macro_rules! redirecting {
+    ($($body:ty),*) => {$(
+        impl Redirecting for $body {
+            fn redirect_url(&self) -> Option<&str> {
+                self.redirect_url.as_deref()
+            }
+        }
+    )*};
+}
+redirecting!(SignUpRequest, SignInRequest, SignOutRequest);
 
 /// Reads and parses the body: 413 when larger than `limit`, 415 for other content types, 400 for
 /// malformed JSON, 422 for missing or mistyped fields. An empty body with no content type counts

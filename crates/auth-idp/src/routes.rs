@@ -5,7 +5,7 @@
 
 use crate::Inner;
 use crate::accounts::{Caller, Started};
-use crate::body::{self, Format};
+use crate::body::{self, Format, Redirecting};
 use crate::error::{ApiError, IdpError};
 use crate::redirect::safe_redirect;
 use auth_server::Auth;
@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,75 +46,85 @@ async fn method_not_allowed() -> Response {
 
 // ---- handlers -------------------------------------------------------------------------------
 
-async fn sign_up(State(inner): State<AppState>, Auth(_): Auth, req: Request) -> Response {
+/// A posted form or JSON body, read and parsed, with its sanitised `redirect_url`.
+struct Post<T> {
+    parts: Parts,
+    input: T,
+    format: Format,
+    redirect: String,
+}
+
+/// Reads a post's body (`empty_ok`: a missing body counts as `{}`); the error answer otherwise.
+async fn read_post<T: DeserializeOwned + Redirecting>(
+    inner: &Inner,
+    req: Request,
+    empty_ok: bool,
+) -> Result<Post<T>, Response> {
     let (parts, body) = req.into_parts();
-    let limit = inner.config.max_body_bytes;
-    let (input, format) = match body::read::<SignUpRequest>(limit, &parts, body, false).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
+    let (input, format) = body::read::<T>(inner.config.max_body_bytes, &parts, body, empty_ok)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let redirect = safe_redirect(input.redirect_url());
+    Ok(Post {
+        parts,
+        input,
+        format,
+        redirect,
+    })
+}
+
+async fn sign_up(State(inner): State<AppState>, req: Request) -> Response {
+    let post = match read_post::<SignUpRequest>(&inner, req, false).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
     };
-    let redirect = safe_redirect(input.redirect_url.as_deref());
-    let caller = caller(&inner, &parts, None);
-    let outcome = inner.sign_up(&input, &caller).await;
+    let outcome = inner
+        .sign_up(&post.input, &caller(&inner, &post.parts, None))
+        .await;
     session_response(
         outcome,
-        format,
+        &post,
         StatusCode::CREATED,
         &inner.config.sign_up_path,
-        &redirect,
     )
 }
 
 async fn sign_in(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = inner.config.max_body_bytes;
-    let (input, format) = match body::read::<SignInRequest>(limit, &parts, body, false).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
+    let post = match read_post::<SignInRequest>(&inner, req, false).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
     };
-    let redirect = safe_redirect(input.redirect_url.as_deref());
     let session_id = auth.claims().and_then(|c| c.sid.as_deref());
-    let caller = caller(&inner, &parts, session_id);
-    let outcome = inner.sign_in(&input, &caller).await;
-    session_response(
-        outcome,
-        format,
-        StatusCode::OK,
-        &inner.config.sign_in_path,
-        &redirect,
-    )
+    let outcome = inner
+        .sign_in(&post.input, &caller(&inner, &post.parts, session_id))
+        .await;
+    session_response(outcome, &post, StatusCode::OK, &inner.config.sign_in_path)
 }
 
 async fn sign_out(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = inner.config.max_body_bytes;
-    let (input, format) = match body::read::<SignOutRequest>(limit, &parts, body, true).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
+    let post = match read_post::<SignOutRequest>(&inner, req, true).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
     };
-    let redirect = safe_redirect(input.redirect_url.as_deref());
     match inner
         .sign_out(auth.claims().and_then(|c| c.sid.as_deref()))
         .await
     {
-        Ok(()) => signed_out_response(&inner, format, &redirect),
+        Ok(()) => signed_out_response(&inner, &post),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
 async fn sign_out_all(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let limit = inner.config.max_body_bytes;
-    let (input, format) = match body::read::<SignOutRequest>(limit, &parts, body, true).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
+    let post = match read_post::<SignOutRequest>(&inner, req, true).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
     };
-    let redirect = safe_redirect(input.redirect_url.as_deref());
     match inner
         .sign_out_all(auth.claims().and_then(|c| c.sid.as_deref()))
         .await
     {
-        Ok(true) => signed_out_response(&inner, format, &redirect),
+        Ok(true) => signed_out_response(&inner, &post),
         Ok(false) => {
             let mut response = ApiError::UNAUTHORIZED.into_response();
             append_cookies(&mut response, inner.clear_cookies());
@@ -283,16 +294,16 @@ fn auth_state(claims: &auth_types::SessionClaims) -> AuthState {
 
 /// The answer to a sign-up or sign-in, in the caller's format: a form post is redirected (303)
 /// to `redirect` or back to its form with `?error=`; a JSON post gets the new auth state.
-fn session_response(
+fn session_response<T>(
     outcome: Result<Started, ApiError>,
-    format: Format,
+    post: &Post<T>,
     success: StatusCode,
     form_path: &str,
-    redirect: &str,
 ) -> Response {
+    let redirect = post.redirect.as_str();
     match outcome {
         Ok((user, claims, set_cookies)) => {
-            let mut response = match format {
+            let mut response = match post.format {
                 Format::Form => see_other(redirect),
                 Format::Json => {
                     let body = SessionResponse {
@@ -306,16 +317,16 @@ fn session_response(
             append_cookies(&mut response, set_cookies);
             response
         }
-        Err(e) => match format {
+        Err(e) => match post.format {
             Format::Form => form_error(form_path, &e, redirect),
             Format::Json => e.into_response(),
         },
     }
 }
 
-fn signed_out_response(inner: &Inner, format: Format, redirect: &str) -> Response {
-    let mut response = match format {
-        Format::Form => see_other(redirect),
+fn signed_out_response<T>(inner: &Inner, post: &Post<T>) -> Response {
+    let mut response = match post.format {
+        Format::Form => see_other(&post.redirect),
         Format::Json => Json(json!({ "auth": AuthState::SignedOut })).into_response(),
     };
     append_cookies(&mut response, inner.clear_cookies());

@@ -153,6 +153,16 @@ impl KeySet {
     }
 }
 
+/// The algorithms an RSA key may verify.
+const RSA_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
 /// Parses one JWK, or `None` (logged at debug) when it is not a usable signature key.
 /// Symmetric (`oct`) keys are never used: a public key set must not enable HMAC.
 fn parse_jwk(jwk: &Jwk) -> Option<VerifyingKey> {
@@ -160,14 +170,7 @@ fn parse_jwk(jwk: &Jwk) -> Option<VerifyingKey> {
         return None;
     }
     let family: &[Algorithm] = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => &[
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ],
+        AlgorithmParameters::RSA(_) => RSA_ALGORITHMS,
         AlgorithmParameters::EllipticCurve(p) => match p.curve {
             EllipticCurve::P256 => &[Algorithm::ES256],
             EllipticCurve::P384 => &[Algorithm::ES384],
@@ -294,17 +297,7 @@ impl KeyStore {
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         let pem = pem.trim().as_bytes();
         let (key, algorithms) = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
-            (
-                k,
-                vec![
-                    Algorithm::RS256,
-                    Algorithm::RS384,
-                    Algorithm::RS512,
-                    Algorithm::PS256,
-                    Algorithm::PS384,
-                    Algorithm::PS512,
-                ],
-            )
+            (k, RSA_ALGORITHMS.to_vec())
         } else if let Ok(k) = DecodingKey::from_ec_pem(pem) {
             (k, vec![Algorithm::ES256, Algorithm::ES384])
         } else if let Ok(k) = DecodingKey::from_ed_pem(pem) {

@@ -377,6 +377,7 @@ impl Resp {
 
 /// What the provider answers the auth layer for a jar's `__refresh` cookie.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // a test helper, matched once and dropped
 pub enum Renewal {
     /// The jar has no refresh cookie (the layer would not ask).
     NoCookie,
