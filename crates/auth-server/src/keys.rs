@@ -519,7 +519,16 @@ struct Discovery {
 impl Remote {
     fn new(target: Target, cache: CacheConfig) -> Self {
         let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                // A redirect may not leave https (or loopback), like the configured URL itself.
+                if attempt.previous().len() >= 3 {
+                    attempt.error("too many redirects")
+                } else if !is_allowed_url(attempt.url()) {
+                    attempt.error("redirect to a URL that is not https")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .connect_timeout(cache.fetch_timeout)
             .timeout(cache.fetch_timeout)
             .build()

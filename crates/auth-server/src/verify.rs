@@ -31,7 +31,7 @@ const VERIFIED_TOKENS: NonZeroUsize = NonZeroUsize::new(4096).unwrap();
 /// * `alg: none` and HMAC algorithms are never accepted (the allow-list cannot contain them, and a
 ///   public key never verifies them).
 /// * `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys only come from the [`KeyStore`].
-/// * `sub` must be a string; `azp`, when authorized parties are configured and the claim is
+/// * `sub` must be a non-empty string; `azp`, when authorized parties are configured and the claim is
 ///   present, must be one of them (Clerk's rule: native apps may omit `azp`).
 ///
 /// ```
@@ -374,6 +374,14 @@ impl Verifier {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, validation)
             .map_err(|e| VerifyError::from_jwt(&e))?;
         let claims = data.claims;
+        // `"sub": ""` names nobody: refused like a missing `sub`, never a user with an empty id.
+        if claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .is_none_or(|sub| sub.trim().is_empty())
+        {
+            return Err(VerifyError::InvalidClaim("sub"));
+        }
         reject_duplicate_claims(token)?;
         self.check_iat(&claims)?;
         self.check_azp(&claims)?;

@@ -349,3 +349,54 @@ async fn known_key_never_waits_on_a_slow_refresh() {
     // One background refresh at a time, even with no cool-down.
     assert_eq!(jwks_server.counters.jwks(), 2);
 }
+
+/// The machine's outbound, non-loopback IPv4 address (no packet is sent), when it has one.
+fn lan_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// The JWKS client follows a redirect only to a URL it would accept itself (https, or loopback):
+/// a redirect to plain http on another host is refused and the token is not verified, although
+/// that URL serves the right keys.
+#[tokio::test]
+async fn redirects_may_not_leave_https() {
+    let a = TestKey::es256_a();
+    let token = a.sign(&claims());
+    let keys = serde_json::to_value(jwks(&[&a])).unwrap();
+    let Some(lan) = lan_address() else {
+        eprintln!("skipped: this machine has no non-loopback address to redirect to");
+        return;
+    };
+    // The keys over plain http on the machine's LAN address: reachable, but not https.
+    let listener = tokio::net::TcpListener::bind((lan, 0)).await.unwrap();
+    let plain = format!("http://{}/keys", listener.local_addr().unwrap());
+    let served = keys.clone();
+    tokio::spawn(async move {
+        let app = Router::new().route("/keys", get(move || async move { axum::Json(served) }));
+        axum::serve(listener, app).await.unwrap();
+    });
+    let direct = reqwest::get(&plain).await.unwrap();
+    assert_eq!(direct.status(), 200, "the plain-http keys are reachable");
+
+    let jwks_server = JwksServer::start(&jwks(&[&a])).await;
+    let loopback = format!("{}/keys", jwks_server.base);
+    let redirecting = serve(
+        Router::new()
+            .route(
+                "/to-loopback",
+                get(move || async move { axum::response::Redirect::temporary(&loopback) }),
+            )
+            .route(
+                "/to-plain-http",
+                get(move || async move { axum::response::Redirect::temporary(&plain) }),
+            ),
+    )
+    .await;
+    let followed = verifier(&format!("{redirecting}/to-loopback"), cache(30_000));
+    assert!(followed.verify(&token).await.is_ok(), "loopback redirect followed");
+    let refused = verifier(&format!("{redirecting}/to-plain-http"), cache(30_000));
+    assert!(refused.verify(&token).await.is_err(), "http redirect refused");
+}

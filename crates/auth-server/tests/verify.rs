@@ -185,6 +185,8 @@ async fn claim_checks() {
         ),
         (json!({"sub": null}), VerifyError::MissingClaim("sub")),
         (json!({"sub": 42}), VerifyError::MissingClaim("sub")),
+        (json!({"sub": ""}), VerifyError::InvalidClaim("sub")),
+        (json!({"sub": "  "}), VerifyError::InvalidClaim("sub")),
         (json!({"sid": 42}), VerifyError::InvalidClaim("claims")),
     ];
     for (changes, expected) in cases {
