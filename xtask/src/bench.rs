@@ -38,21 +38,22 @@ pub fn bench(root: &Path, load_only: bool) -> Result<()> {
 }
 
 fn criterion() -> Result<()> {
-    step("criterion micro-benchmarks (auth-server: verify, idp)");
-    run(command("cargo").args([
-        "bench",
-        "-p",
-        "auth-server",
-        "--bench",
-        "verify",
-        "--bench",
-        "idp",
-        "--",
-        "--warm-up-time",
-        "1",
-        "--measurement-time",
-        "3",
-    ]))
+    step("criterion micro-benchmarks (auth-server: verify; auth-idp: idp)");
+    for (package, bench) in [("auth-server", "verify"), ("auth-idp", "idp")] {
+        run(command("cargo").args([
+            "bench",
+            "-p",
+            package,
+            "--bench",
+            bench,
+            "--",
+            "--warm-up-time",
+            "1",
+            "--measurement-time",
+            "3",
+        ]))?;
+    }
+    Ok(())
 }
 
 /// The release server on a free port with a fresh SQLite file; killed on drop.

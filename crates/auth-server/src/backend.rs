@@ -1,7 +1,6 @@
 //! The seam between token verification and a user store: [`SessionBackend`]. The embedded
 //! identity provider (the `auth-idp` crate) implements it; so can an app over its own users.
 
-use crate::layer::SharedBackend;
 use auth_types::{SessionClaims, User, UserId};
 use std::any::Any;
 use std::fmt;
@@ -135,6 +134,11 @@ pub trait SessionBackend: Any + Send + Sync {
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<User>, BackendError>>;
 }
+
+/// The layer's [`SessionBackend`], in the request extensions for the extractors and SSR
+/// ([`CurrentUser`](crate::CurrentUser), `current_user()`).
+#[derive(Clone)]
+pub(crate) struct SharedBackend(pub(crate) std::sync::Arc<dyn SessionBackend>);
 
 /// The request's [`SessionBackend`] as its concrete type `B` (for example `auth_idp::Idp`), when
 /// the [`AuthLayer`](crate::AuthLayer) has one of that type: how a backend's own extractors

@@ -30,7 +30,8 @@ use std::sync::Arc;
 ///
 /// let pages: Router = Router::new().route("/dashboard", get(|| async { "secret" }));
 /// let guarded = PageGuard::new(["/dashboard", "/profile"]).apply(pages);
-/// // then: AuthStack::from_env().await?.apply(guarded)
+/// // then: auth.apply(guarded), with `auth` from `auth_idp::stack_from_env().await?` or
+/// // `auth_server::AuthStack::from_env()?` (the auth layer must run first)
 /// # let _ = guarded;
 /// ```
 #[derive(Debug, Clone)]

@@ -1,7 +1,7 @@
 //! The tower layer: the one place that reads a request's credentials, verifies its token and
 //! renews its session (at most once), storing the result in the request extensions.
 
-use crate::backend::{BoxFuture, SessionBackend};
+use crate::backend::{BoxFuture, SessionBackend, SharedBackend};
 use crate::cookies::{SessionCookies, set_cookie_name};
 use crate::extract::AuthContext;
 use crate::token::{Credentials, credentials};
@@ -56,11 +56,6 @@ struct Backend {
     store: Arc<dyn SessionBackend>,
     cookies: SessionCookies,
 }
-
-/// The layer's [`SessionBackend`], in the request extensions for the extractors and SSR
-/// ([`CurrentUser`](crate::CurrentUser), `current_user()`).
-#[derive(Clone)]
-pub(crate) struct SharedBackend(pub(crate) Arc<dyn SessionBackend>);
 
 impl fmt::Debug for AuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -62,7 +62,7 @@ pub async fn current_user() -> Option<auth_types::User> {
     let ctx = FullstackContext::current()?;
     let auth = current_auth();
     let user_id = auth.state().user_id()?.clone();
-    let crate::layer::SharedBackend(backend) = ctx.extension::<crate::layer::SharedBackend>()?;
+    let crate::backend::SharedBackend(backend) = ctx.extension::<crate::backend::SharedBackend>()?;
     crate::stack::lookup(backend.as_ref(), &user_id).await.ok()
 }
 
@@ -75,6 +75,6 @@ pub async fn current_user() -> Option<auth_types::User> {
 /// ```
 pub fn current_backend() -> Option<std::sync::Arc<dyn crate::SessionBackend>> {
     let ctx = FullstackContext::current()?;
-    ctx.extension::<crate::layer::SharedBackend>()
-        .map(|crate::layer::SharedBackend(backend)| backend)
+    ctx.extension::<crate::backend::SharedBackend>()
+        .map(|crate::backend::SharedBackend(backend)| backend)
 }
