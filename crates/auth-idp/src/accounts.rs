@@ -2,6 +2,11 @@
 //! handlers in `routes.rs` parse the request, call one of these, and format the answer; the
 //! caller's current session always comes from the auth layer (its verified claims), never from
 //! a cookie read here.
+//!
+//! Each outcome an operator may need to see (sign-up, sign-in and its failures and lockouts,
+//! sign-out) is logged as an event with the target [`EVENTS`] (`auth::events`), inside the
+//! request's span (its request id). Events never carry a password, a token, a refresh secret or
+//! an email address: an account is named by its user id, or by [`account_tag`] when there is none.
 
 use crate::Inner;
 use crate::body::{sign_in_key, validate_sign_up};
@@ -13,6 +18,28 @@ use auth_server::SessionCookies;
 use auth_types::contract::{SignInRequest, SignUpRequest};
 use auth_types::{SessionClaims, User};
 use http::HeaderValue;
+use sha2::{Digest, Sha256};
+
+/// The `tracing` target of the security events (`RUST_LOG=auth::events=info` keeps just them).
+pub(crate) const EVENTS: &str = "auth::events";
+
+/// A short, stable tag for a normalised email in the logs: the first 16 hex digits of its SHA-256.
+/// It correlates attempts on one account (a lockout, a credential-stuffing run) without writing
+/// the address; whoever knows an address can compute its tag (`printf %s "$email" | sha256sum`),
+/// so it is a pseudonym, not a secret.
+pub(crate) fn account_tag(email: &str) -> String {
+    Sha256::digest(email.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn limit_name(kind: LimitKind) -> &'static str {
+    match kind {
+        LimitKind::Address => "address",
+        LimitKind::Account => "account",
+    }
+}
 
 /// A new session: the user, the claims of its first token, and the cookies that carry it.
 pub(crate) type Started = (User, SessionClaims, Vec<HeaderValue>);
@@ -26,6 +53,13 @@ pub(crate) struct Caller<'a> {
     pub(crate) user_agent: Option<&'a str>,
     /// The session the request is signed in with (the auth layer's verified `sid`).
     pub(crate) session_id: Option<&'a str>,
+}
+
+impl Caller<'_> {
+    /// The address for the logs (`-` when it cannot be known).
+    fn address(&self) -> &str {
+        self.address.as_deref().unwrap_or("-")
+    }
 }
 
 impl Inner {
@@ -47,6 +81,14 @@ impl Inner {
         let (email, name) = validate_sign_up(input)?;
         // Cheap pre-check so a taken email does not cost a hash; the unique constraint still decides.
         if self.store.user_by_email(&email).await?.is_some() {
+            tracing::info!(
+                target: EVENTS,
+                event = "sign_up",
+                outcome = "email_taken",
+                account = %account_tag(&email),
+                address = caller.address(),
+                "sign-up refused: the email is taken"
+            );
             return Err(ApiError::EMAIL_TAKEN);
         }
         let password_hash = self.passwords.hash(input.password.clone()).await?;
@@ -70,6 +112,15 @@ impl Inner {
             tracing::warn!("a new account is not readable right after its creation; answering 503");
             return Err(ApiError::UNAVAILABLE);
         };
+        tracing::info!(
+            target: EVENTS,
+            event = "sign_up",
+            outcome = "success",
+            user_id = %user_id,
+            session_id = %issued.id,
+            address = caller.address(),
+            "signed up"
+        );
         Ok(self.start_session(record.user, &issued).await?)
     }
 
@@ -96,17 +147,46 @@ impl Inner {
                 for (kind, key) in counted {
                     self.limiter.refund(kind, key);
                 }
+                tracing::warn!(
+                    target: EVENTS,
+                    event = "sign_in",
+                    outcome = "rate_limited",
+                    limit = limit_name(kind),
+                    account = %account_tag(&email),
+                    address = caller.address(),
+                    retry_after_secs = wait.as_secs() + 1,
+                    "sign-in refused: too many failed attempts"
+                );
                 return Err(ApiError::rate_limited(wait.as_secs() + 1));
             }
             counted.push((kind, key));
         }
         let user = match self.check_credentials(&email, plausible, password).await {
             Ok(Some(user)) => user,
-            Ok(None) => return Err(ApiError::INVALID_CREDENTIALS),
+            Ok(None) => {
+                tracing::warn!(
+                    target: EVENTS,
+                    event = "sign_in",
+                    outcome = "invalid_credentials",
+                    account = %account_tag(&email),
+                    address = caller.address(),
+                    "sign-in failed: wrong email or password"
+                );
+                return Err(ApiError::INVALID_CREDENTIALS);
+            }
             Err(e) => {
                 for (kind, key) in counted {
                     self.limiter.refund(kind, key);
                 }
+                tracing::warn!(
+                    target: EVENTS,
+                    event = "sign_in",
+                    outcome = "error",
+                    status = e.status.as_u16(),
+                    account = %account_tag(&email),
+                    address = caller.address(),
+                    "sign-in failed on the server's side"
+                );
                 return Err(e);
             }
         };
@@ -123,6 +203,16 @@ impl Inner {
         self.store
             .create_session(user.id.as_str(), &issued.row(caller.user_agent))
             .await?;
+        tracing::info!(
+            target: EVENTS,
+            event = "sign_in",
+            outcome = "success",
+            user_id = %user.id,
+            session_id = %issued.id,
+            replaced_session_id = caller.session_id.unwrap_or("-"),
+            address = caller.address(),
+            "signed in"
+        );
         Ok(self.start_session(user, &issued).await?)
     }
 
@@ -130,6 +220,7 @@ impl Inner {
     pub(crate) async fn sign_out(&self, session_id: Option<&str>) -> Result<(), IdpError> {
         if let Some(id) = session_id {
             self.store.revoke_session(id).await?;
+            tracing::info!(target: EVENTS, event = "sign_out", session_id = %id, "signed out");
         }
         Ok(())
     }
@@ -141,7 +232,15 @@ impl Inner {
         };
         match self.store.session_by_id(id).await? {
             Some(session) if session.is_active() => {
-                self.store.revoke_user_sessions(&session.user_id).await?;
+                let ended = self.store.revoke_user_sessions(&session.user_id).await?;
+                tracing::info!(
+                    target: EVENTS,
+                    event = "sign_out_all",
+                    user_id = %session.user_id,
+                    session_id = %id,
+                    sessions = ended,
+                    "signed out everywhere"
+                );
                 Ok(true)
             }
             _ => Ok(false),

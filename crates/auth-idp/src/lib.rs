@@ -13,6 +13,7 @@
 //! | item | what |
 //! | --- | --- |
 //! | [`stack_from_env`], [`SetupError`] | the app's whole auth stack from the environment (embedded, or `AUTH_PROVIDER=jwks`) |
+//! | [`stack_and_idp_from_env`] | the same, with the provider it runs, for readiness checks ([`Idp::ready`]) and shutdown ([`Idp::close`]) |
 //! | [`Idp`], [`IdpConfig`], [`PasswordParams`], [`RateLimitConfig`], [`Backend`] | the provider, its settings and its database kind |
 //! | [`Users`], [`UsersApi`], [`UserRecord`], [`UserUpdate`], [`UserPage`] | the users API (`clerkClient.users`) and its extractor |
 //! | [`IdpError`] | errors of the Rust API |
@@ -82,6 +83,10 @@ pub(crate) struct Inner {
     pub(crate) passwords: Passwords,
     pub(crate) keys: KeyStore,
     pub(crate) limiter: RateLimiter,
+    /// The key stores of the verifiers built around this provider ([`Idp::stack`]): told of
+    /// every key change this instance makes or reads, so its own verifier never refuses a token
+    /// it just signed with a new key.
+    pub(crate) verifiers: std::sync::Mutex<Vec<auth_server::KeyStore>>,
 }
 
 impl Idp {
@@ -104,6 +109,7 @@ impl Idp {
                 passwords,
                 keys,
                 limiter,
+                verifiers: std::sync::Mutex::default(),
             }),
         })
     }
@@ -133,13 +139,29 @@ impl Idp {
 
     /// Re-reads the keys from the database (picks up rotations made by other instances).
     pub async fn reload_keys(&self) -> Result<JwkSet, IdpError> {
-        self.inner.keys.refresh().await
+        let jwks = self.inner.keys.refresh().await?;
+        self.publish(&jwks);
+        Ok(jwks)
     }
 
     /// Makes a new current signing key; the previous one stays published until tokens it signed
     /// have expired. Returns the new key id.
     pub async fn rotate_keys(&self) -> Result<String, IdpError> {
-        self.inner.keys.rotate().await
+        let kid = self.inner.keys.rotate().await?;
+        self.publish(&self.inner.keys.jwks());
+        Ok(kid)
+    }
+
+    /// Hands the public keys to every verifier built around this provider.
+    fn publish(&self, jwks: &JwkSet) {
+        let verifiers = self
+            .inner
+            .verifiers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for store in verifiers.iter() {
+            store.replace(jwks.clone());
+        }
     }
 
     /// Deletes sessions that expired or were revoked more than `grace` ago (the stack's
@@ -163,4 +185,57 @@ impl Idp {
     pub async fn close(&self) {
         self.inner.store.close().await;
     }
+
+    /// Whether the provider can serve, for a readiness probe: the database answers a trivial
+    /// query (`SELECT 1` through the pool, so a connection can be had), and signing keys are
+    /// loaded (the JWKS is not empty). Touches no table and writes nothing; it waits at most the
+    /// pool's acquire timeout (5 s), so bound it with a shorter timeout of your own if a probe
+    /// must answer sooner.
+    ///
+    /// Errors: [`IdpError::Database`] when the database does not answer (or the pool was
+    /// [closed](Self::close)); [`IdpError::Key`] when no signing key is loaded. Their text may
+    /// name the database's host: log it, do not send it to the client.
+    ///
+    /// ```no_run
+    /// # async fn probe(idp: auth_idp::Idp) {
+    /// let status = match idp.ready().await {
+    ///     Ok(()) => "ready",
+    ///     Err(auth_idp::IdpError::Key(_)) => "no signing keys",
+    ///     Err(_) => "database down",
+    /// };
+    /// # let _ = status; }
+    /// ```
+    pub async fn ready(&self) -> Result<(), IdpError> {
+        self.inner.store.ping().await?;
+        if self.inner.keys.jwks().keys.is_empty() {
+            return Err(IdpError::Key("no signing key is loaded".into()));
+        }
+        Ok(())
+    }
+}
+
+/// [`stack_from_env`], also returning the embedded provider it built (`None` with
+/// `AUTH_PROVIDER=jwks`): for what an app does with the provider besides serving requests — a
+/// readiness probe ([`Idp::ready`]), closing the database pool at shutdown ([`Idp::close`]).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), auth_idp::SetupError> {
+/// let (auth, idp) = auth_idp::stack_and_idp_from_env().await?;
+/// let app: axum::Router = auth.apply(axum::Router::new());
+/// // … serve `app` until a shutdown signal, then:
+/// if let Some(idp) = idp {
+///     idp.close().await;
+/// }
+/// # let _ = app; Ok(()) }
+/// ```
+pub async fn stack_and_idp_from_env()
+-> Result<(auth_server::AuthStack, Option<Idp>), SetupError> {
+    let config = auth_server::AuthConfig::from_env()?;
+    if config.key_source != auth_server::KeySource::Embedded {
+        return Ok((auth_server::AuthStack::external(&config)?, None));
+    }
+    let idp_config = IdpConfig::from_settings(&config, |name| std::env::var(name).ok())?;
+    let idp = Idp::connect(idp_config).await?;
+    let stack = idp.stack(config)?;
+    Ok((stack, Some(idp)))
 }

@@ -62,7 +62,12 @@ pub(crate) fn embedded(idp: Idp, config: AuthConfig) -> Result<AuthStack, SetupE
         .with_issuer(idp.config().issuer.clone())
         .with_public_url(public_url.clone());
     let verifier = Verifier::new(&config, keys.clone())?;
-    spawn_maintenance(idp.clone(), keys);
+    idp.inner
+        .verifiers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(keys);
+    spawn_maintenance(idp.clone());
     let routes = crate::routes::router(idp.inner.clone());
     Ok(AuthStack::with_backend(
         verifier,
@@ -75,8 +80,12 @@ pub(crate) fn embedded(idp: Idp, config: AuthConfig) -> Result<AuthStack, SetupE
 /// The embedded provider's background work: re-reading the signing keys into the verifier, and
 /// deleting sessions that ended more than [`SESSION_PURGE_GRACE`] ago (the table would otherwise
 /// grow forever).
-fn spawn_maintenance(idp: Idp, keys: KeyStore) {
+fn spawn_maintenance(idp: Idp) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::warn!(
+            "auth-idp: the stack was built outside a tokio runtime: keys rotated by other \
+             instances are not picked up and old sessions are not purged"
+        );
         return;
     };
     runtime.spawn(async move {
@@ -85,9 +94,9 @@ fn spawn_maintenance(idp: Idp, keys: KeyStore) {
         let mut last_purge: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
-            match idp.reload_keys().await {
-                Ok(jwks) => keys.replace(jwks),
-                Err(e) => tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones"),
+            // Reloading hands the keys to the verifiers (`Idp::reload_keys`).
+            if let Err(e) = idp.reload_keys().await {
+                tracing::warn!(error = %e, "reloading signing keys failed; keeping the current ones");
             }
             if last_purge.is_none_or(|at| at.elapsed() >= SESSION_PURGE_INTERVAL) {
                 last_purge = Some(tokio::time::Instant::now());

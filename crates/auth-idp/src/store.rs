@@ -141,6 +141,13 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// A trivial query (`SELECT 1`) through the pool: a connection can be had and the database
+    /// answers (readiness checks). Bounded by the pool's acquire timeout.
+    pub(crate) async fn ping(&self) -> Result<(), IdpError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     // ---- accounts -------------------------------------------------------------------------
 
     /// Creates user, credential and first session atomically.

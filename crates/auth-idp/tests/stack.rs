@@ -9,7 +9,7 @@ use auth_idp::UsersApi;
 use auth_server::{AuthConfig, CurrentUser, RequireAuth};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use idp_support::{Jar, Kind, Server, TestDb, config, listener};
+use idp_support::{Jar, Kind, Renewal, Server, TestDb, config, listener, renew};
 use serde_json::{Value, json};
 
 both_backends!(
@@ -18,6 +18,7 @@ both_backends!(
     app_routes_get_the_csrf_check,
     sign_in_cookies_win_over_a_stale_refresh_cookie,
     the_stack_purges_sessions_that_ended_long_ago,
+    a_rotation_is_verified_at_once_by_its_own_instance,
 );
 
 /// An app with one route per extractor, wrapped by the stack; served like `Server`.
@@ -187,4 +188,32 @@ async fn the_stack_purges_sessions_that_ended_long_ago(kind: Kind) {
     }
     let me = s.get("/api/me", &mut live).await;
     assert_eq!(me.status, 200, "the live session is untouched");
+}
+
+/// `Idp::rotate_keys` in a running server: the next token is signed with the new key, and this
+/// instance's own verifier accepts it at once (not only after the 10 s background reload).
+async fn a_rotation_is_verified_at_once_by_its_own_instance(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let s = start(&db).await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        s.sign_up("rot@example.com", "correct horse battery", &mut jar)
+            .await
+            .status,
+        201
+    );
+    let new_kid = s.idp.rotate_keys().await.unwrap();
+    let Renewal::Renewed(renewed) = renew(&s.idp, &jar).await else {
+        panic!("the session renews");
+    };
+    let kid = jsonwebtoken::decode_header(&renewed.token).unwrap().kid;
+    assert_eq!(kid.as_deref(), Some(new_kid.as_str()));
+    let r = s
+        .http
+        .get(s.url("/api/me"))
+        .bearer_auth(&renewed.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a token of the new key is accepted at once");
 }

@@ -464,3 +464,58 @@ async fn extractors_work_with_any_router_state() {
         .unwrap();
     assert_eq!(res.text().await.unwrap(), "hello user_1");
 }
+
+/// `AuthStack` runs the origin check before the auth layer: a cross-origin POST carrying a
+/// refresh cookie (and a cross-origin read of `/auth/token`) is refused with 403 before the
+/// backend is asked for anything — no refresh, no `Set-Cookie`.
+#[tokio::test]
+async fn the_origin_check_runs_before_any_refresh() {
+    let key = TestKey::es256_a();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let base_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", base_listener.local_addr().unwrap());
+    let backend = Arc::new(FakeBackend {
+        calls: calls.clone(),
+    });
+    let backend_routes = Router::new().route(
+        "/auth/token",
+        get(|Auth(auth): Auth| async move { auth.token().unwrap_or_default().to_owned() }),
+    );
+    let stack = auth_server::AuthStack::with_backend(verifier(&key), &base, backend, backend_routes);
+    let app = stack.apply(routes().route("/api/write", axum::routing::post(me)));
+    tokio::spawn(async move { axum::serve(base_listener, app).await.unwrap() });
+
+    let expired = key.sign(&claims_with(json!({"exp": now() - 60})));
+    let cookies = format!("__session={expired}; __refresh=good");
+    let res = client()
+        .post(format!("{base}/api/write"))
+        .header("origin", "https://evil.example")
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&res).is_empty(), "no Set-Cookie on a refused POST");
+    assert_json_error(res, 403, "Forbidden").await;
+    let res = client()
+        .get(format!("{base}/auth/token"))
+        .header("sec-fetch-site", "cross-site")
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&res).is_empty(), "no Set-Cookie on a refused token read");
+    assert_json_error(res, 403, "Forbidden").await;
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "the backend was never asked");
+
+    // The same POST from the app's own origin is refreshed once and answered.
+    let res = client()
+        .post(format!("{base}/api/write"))
+        .header("origin", &base)
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(set_cookies(&res).len(), 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

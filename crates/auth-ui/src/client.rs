@@ -3,7 +3,6 @@
 
 use crate::state::AuthSnapshot;
 #[cfg(target_arch = "wasm32")]
-use auth_types::AuthState;
 #[cfg(target_arch = "wasm32")]
 use auth_types::contract::paths;
 use serde::Serialize;
@@ -45,12 +44,9 @@ async fn post_json(path: &str, body: &impl Serialize) -> Result<(u16, serde_json
 
 #[cfg(target_arch = "wasm32")]
 fn snapshot_from(json: &serde_json::Value) -> Option<AuthSnapshot> {
-    let auth: AuthState = serde_json::from_value(json.get("auth")?.clone()).ok()?;
-    let user = json
-        .get("user")
-        .cloned()
-        .and_then(|u| serde_json::from_value(u).ok());
-    Some(AuthSnapshot::new(auth, user))
+    let answer: auth_types::contract::SessionResponse =
+        serde_json::from_value(json.clone()).ok()?;
+    Some(AuthSnapshot::new(answer.auth, answer.user))
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -141,14 +137,11 @@ pub(crate) async fn fetch_token() -> Result<Option<String>, String> {
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()));
     }
-    let json = response
-        .json::<serde_json::Value>()
+    let answer = response
+        .json::<auth_types::contract::TokenResponse>()
         .await
         .map_err(|e| e.to_string())?;
-    Ok(json
-        .get("token")
-        .and_then(|t| t.as_str())
-        .map(str::to_owned))
+    Ok(Some(answer.token))
 }
 
 /// Stub: tokens are fetched by the browser.

@@ -3,7 +3,7 @@
 
 use crate::client::{self, Outcome};
 use crate::hooks::{go, use_auth};
-use auth_types::contract::paths;
+use auth_types::contract::{SignInRequest, SignUpRequest, paths};
 use dioxus::prelude::*;
 
 /// The message for an `?error=<code>` the identity provider sends a plain form post back with.
@@ -154,14 +154,23 @@ fn AuthForm(
         if pending() {
             return;
         }
-        let mut body = serde_json::json!({
-            "email": text_value(&evt, "email"),
-            "password": text_value(&evt, "password"),
-            "redirect_url": redirect_for_submit,
-        });
-        if mode == Mode::SignUp {
-            body["name"] = text_value(&evt, "name").into();
+        // The contract's request types: the field names cannot drift from the provider's.
+        let (email, password) = (text_value(&evt, "email"), text_value(&evt, "password"));
+        let redirect_url = Some(redirect_for_submit.clone());
+        let body = match mode {
+            Mode::SignIn => serde_json::to_value(SignInRequest {
+                email,
+                password,
+                redirect_url,
+            }),
+            Mode::SignUp => serde_json::to_value(SignUpRequest {
+                email,
+                password,
+                name: text_value(&evt, "name"),
+                redirect_url,
+            }),
         }
+        .unwrap_or_default();
         let focus_id = focus_id.clone();
         pending.set(true);
         message.set(None);
