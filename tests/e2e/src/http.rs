@@ -1,4 +1,4 @@
-//! Plain-HTTP helpers for the attack suite (`tests/attacks.rs`): a client that neither follows
+//! Plain-HTTP helpers for the attack suite (`tests/attacks/`): a client that neither follows
 //! redirects nor keeps cookies, raw TCP requests (for bytes reqwest refuses to send), JWT forging
 //! (with the server's own signing key read from its SQLite file, or a throw-away key), a listener
 //! that counts the connections it gets, and sign-up / sign-in shortcuts.
