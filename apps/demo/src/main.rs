@@ -9,7 +9,7 @@ use dioxus::prelude::*;
 mod api;
 mod brand;
 mod pages;
-#[cfg(all(feature = "server", not(debug_assertions)))]
+#[cfg(feature = "server")]
 mod serve;
 
 use auth_ui::AuthProvider;
@@ -51,6 +51,12 @@ fn main() {
     dioxus::launch(App);
 
     // The server (embedded identity provider by default; see `auth_idp::stack_from_env`).
+    // Settings may come from a `.env` file in the working directory (the environment wins).
+    #[cfg(feature = "server")]
+    if let Err(e) = serve::load_dotenv() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
     // `./server grant-role <email> admin`, `./server rotate-keys`: admin commands, then exit.
     #[cfg(feature = "server")]
     if let Some(code) = auth_idp::run_cli(&std::env::args().skip(1).collect::<Vec<_>>()) {
@@ -58,20 +64,30 @@ fn main() {
     }
 
     // Debug builds: `dioxus::serve` (dx serve hot-patches through it). Release builds: the same
-    // router, served with the client's address (see `serve.rs`).
+    // router, served with the client's address, TCP_NODELAY and a graceful shutdown that closes
+    // the database (see `serve.rs`).
     #[cfg(all(feature = "server", debug_assertions))]
     dioxus::serve(router);
     #[cfg(all(feature = "server", not(debug_assertions)))]
-    serve::release(router);
+    serve::release(server);
 }
 
-/// The whole server: Dioxus SSR + server functions, protected pages, the JSON API, and the auth
-/// stack around all of it.
+/// The whole server: Dioxus SSR + server functions, protected pages, the JSON API (with health
+/// and readiness), the auth stack around all of it, and request ids and logs outside that. Also
+/// returns the embedded identity provider (`None` with an external issuer), to close on shutdown.
 #[cfg(feature = "server")]
-async fn router() -> anyhow::Result<axum::Router> {
-    let auth = auth_idp::stack_from_env().await?;
+async fn server() -> anyhow::Result<(axum::Router, Option<auth_idp::Idp>)> {
+    let (auth, idp) = auth_idp::stack_and_idp_from_env().await?;
+    let readiness = api::Readiness::new(idp.clone(), auth.layer().verifier().key_store().clone());
     let pages = auth_server::PageGuard::new(PROTECTED).apply(dioxus::server::router(App));
-    Ok(auth.apply(pages.merge(api::routes())))
+    let app = auth.apply(pages.merge(api::routes(readiness)));
+    Ok((serve::observe(app), idp))
+}
+
+/// [`server`] for `dioxus::serve`, which calls it again after each hot patch.
+#[cfg(all(feature = "server", debug_assertions))]
+async fn router() -> anyhow::Result<axum::Router> {
+    Ok(server().await?.0)
 }
 
 #[component]

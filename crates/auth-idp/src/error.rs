@@ -110,11 +110,12 @@ impl ApiError {
         }
     }
 
-    pub(crate) const BAD_REQUEST: Self = Self::new(
-        StatusCode::BAD_REQUEST,
-        FormError::BadRequest,
-        "Malformed request body",
-    );
+    /// An error whose message is its code's, as the prebuilt forms show it.
+    const fn coded(status: StatusCode, code: FormError) -> Self {
+        Self::new(status, code, code.message())
+    }
+
+    pub(crate) const BAD_REQUEST: Self = Self::coded(StatusCode::BAD_REQUEST, FormError::BadRequest);
     pub(crate) const UNPROCESSABLE: Self = Self::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         FormError::BadRequest,
@@ -130,60 +131,24 @@ impl ApiError {
         FormError::BadRequest,
         "Content-Type must be application/json or application/x-www-form-urlencoded",
     );
-    pub(crate) const INVALID_EMAIL: Self = Self::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        FormError::InvalidEmail,
-        "Invalid email address",
-    );
-    pub(crate) const INVALID_PASSWORD: Self = Self::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        FormError::InvalidPassword,
-        "Password must be 8 to 256 characters and differ from the email",
-    );
-    pub(crate) const INVALID_NAME: Self = Self::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        FormError::InvalidName,
-        "Name must be at most 200 characters",
-    );
-    pub(crate) const EMAIL_TAKEN: Self = Self::new(
-        StatusCode::CONFLICT,
-        FormError::EmailTaken,
-        "This email cannot be used to sign up",
-    );
-    pub(crate) const INVALID_CREDENTIALS: Self = Self::new(
-        StatusCode::UNAUTHORIZED,
-        FormError::InvalidCredentials,
-        "Invalid email or password",
-    );
-    pub(crate) const UNAUTHORIZED: Self = Self::new(
-        StatusCode::UNAUTHORIZED,
-        FormError::Unauthorized,
-        "Unauthorized",
-    );
+    pub(crate) const INVALID_EMAIL: Self = Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidEmail);
+    pub(crate) const INVALID_PASSWORD: Self = Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidPassword);
+    pub(crate) const INVALID_NAME: Self = Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidName);
+    pub(crate) const EMAIL_TAKEN: Self = Self::coded(StatusCode::CONFLICT, FormError::EmailTaken);
+    pub(crate) const INVALID_CREDENTIALS: Self = Self::coded(StatusCode::UNAUTHORIZED, FormError::InvalidCredentials);
+    pub(crate) const UNAUTHORIZED: Self = Self::coded(StatusCode::UNAUTHORIZED, FormError::Unauthorized);
     pub(crate) const METHOD_NOT_ALLOWED: Self = Self::new(
         StatusCode::METHOD_NOT_ALLOWED,
         FormError::BadRequest,
         "Method not allowed",
     );
-    pub(crate) const UNAVAILABLE: Self = Self::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        FormError::Unavailable,
-        "Service unavailable",
-    );
-    pub(crate) const INTERNAL: Self = Self::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        FormError::Internal,
-        "Internal server error",
-    );
+    pub(crate) const UNAVAILABLE: Self = Self::coded(StatusCode::SERVICE_UNAVAILABLE, FormError::Unavailable);
+    pub(crate) const INTERNAL: Self = Self::coded(StatusCode::INTERNAL_SERVER_ERROR, FormError::Internal);
 
     pub(crate) fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                FormError::RateLimited,
-                "Too many attempts, try again later",
-            )
+            ..Self::coded(StatusCode::TOO_MANY_REQUESTS, FormError::RateLimited)
         }
     }
 }

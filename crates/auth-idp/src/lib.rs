@@ -228,8 +228,7 @@ impl Idp {
 /// }
 /// # let _ = app; Ok(()) }
 /// ```
-pub async fn stack_and_idp_from_env()
--> Result<(auth_server::AuthStack, Option<Idp>), SetupError> {
+pub async fn stack_and_idp_from_env() -> Result<(auth_server::AuthStack, Option<Idp>), SetupError> {
     let config = auth_server::AuthConfig::from_env()?;
     if config.key_source != auth_server::KeySource::Embedded {
         return Ok((auth_server::AuthStack::external(&config)?, None));
