@@ -448,9 +448,7 @@ fn psql(url: &str, sql: &str) {
     let output = std::process::Command::new("psql")
         .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
         .output()
-        .expect(
-            "`psql` runs (the readiness test needs PostgreSQL at TEST_DATABASE_URL and psql)",
-        );
+        .expect("`psql` runs (the readiness test needs PostgreSQL at TEST_DATABASE_URL and psql)");
     assert!(
         output.status.success(),
         "psql {sql:?} failed (is PostgreSQL reachable at TEST_DATABASE_URL?): {}",
