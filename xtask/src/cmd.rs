@@ -5,30 +5,47 @@ use crate::workspace::{app_package, bundle, step};
 use anyhow::Result;
 use std::path::Path;
 
-/// `cargo xtask dev`: install what is missing, then `dx serve` the demo on 127.0.0.1:8080.
+/// `cargo xtask dev [--port N] [--addr IP] [dx serve args…]`: read `.env`, install what is
+/// missing, then `dx serve` the app (default http://127.0.0.1:8080), its `AUTH_PUBLIC_URL` set to
+/// that address unless the environment or `.env` sets one.
 pub fn dev(root: &Path, extra: &[String]) -> Result<()> {
+    crate::dotenv::load(root)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let options = crate::dev::DevOptions::parse(extra, env)?;
     tools::ensure_build_tools(root)?;
     let app = app_package(root)?;
-    eprintln!("xtask: serving {app} on http://127.0.0.1:8080 (Ctrl-C to stop)");
-    run(command("dx")
-        .args([
-            "serve",
-            "--package",
-            &app,
-            "--web",
-            "--addr",
-            "127.0.0.1",
-            "--port",
-            "8080",
-        ])
+    let url = options.url();
+    let mut serve = command("dx");
+    // dx runs the server in this directory (the workspace root), so a relative `DATABASE_URL`
+    // (default `sqlite://data/app.db`) is `data/app.db` here: `cargo xtask admin` opens it too.
+    serve
+        .current_dir(root)
+        .args(["serve", "--package", &app, "--web"])
+        .args(["--addr", &options.ip.to_string()])
+        .args(["--port", &options.port.to_string()])
         .args(["--open", "false", "--interactive", "false"])
-        .args(extra))
+        .args(&options.rest);
+    match crate::dev::public_url_setting(env) {
+        None => {
+            serve.env("AUTH_PUBLIC_URL", &url);
+        }
+        Some((name, value)) if value.trim_end_matches('/') != url => eprintln!(
+            "xtask: warning: {name}={value} is not where this serves ({url}): the server refuses \
+             browser form posts from other origins (403). Unset it for development."
+        ),
+        Some(_) => {}
+    }
+    eprintln!("xtask: serving {app} on {url} (Ctrl-C to stop)");
+    run(&mut serve)
 }
 
 /// `cargo xtask test`: the whole suite, in the order that fails fastest.
 pub fn test(root: &Path) -> Result<()> {
     tools::ensure_build_tools(root)?;
     tools::ensure_browser()?;
+    // Every cargo below gets TEST_DATABASE_URL; a cluster started here stops when this drops,
+    // at the end of `test`, failed steps included.
+    let _postgres = crate::postgres::ensure_test_database()?;
     let app = app_package(root)?;
 
     step("cargo fmt --check");
@@ -57,6 +74,20 @@ pub fn test(root: &Path) -> Result<()> {
 
     step("unit, integration and doc tests");
     run(command("cargo").args(["test", "--workspace", "--exclude", "e2e"]))?;
+
+    step("the library crates package and build on their own (cargo package)");
+    run(command("cargo").args([
+        "package",
+        "--allow-dirty",
+        "-p",
+        "auth-types",
+        "-p",
+        "auth-server",
+        "-p",
+        "auth-idp",
+        "-p",
+        "auth-ui",
+    ]))?;
 
     crate::fuzz::smoke(root)?;
 

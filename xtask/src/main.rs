@@ -4,9 +4,13 @@
 //! repository pins, in user-level locations (cargo's bin dir, `~/.cache`), never inside the
 //! checkout: a fresh clone reuses what the machine already has.
 
+mod admin;
 mod bench;
 mod cmd;
+mod dev;
+mod dotenv;
 mod fuzz;
+mod postgres;
 mod soak;
 mod template;
 mod tools;
@@ -19,19 +23,27 @@ const HELP: &str = "\
 cargo xtask <command>
 
 Commands:
-  dev              install what is missing, then serve the demo on http://127.0.0.1:8080 (dx serve)
+  dev              install what is missing, then serve the app (dx serve) on http://127.0.0.1:8080;
+                   `--port N`, `--addr IP` (defaults: PORT, IP) serve elsewhere, AUTH_PUBLIC_URL
+                   follows unless set; other arguments go to dx serve
+  admin            the server's admin commands on the dev database (DATABASE_URL, default
+                   data/app.db): `admin grant-role <email> <role>`, `revoke-role <email> <role>`,
+                   `rotate-keys`, `help`
   test             install what is missing, then run the whole suite: fmt, clippy, unit and
                    integration tests, a generated app, a release build, and the browser tests
   bundle           build the release bundle of the app (server binary + public/)
   screenshot       take docs/screenshot.png (the README's picture) in headless Chromium
   template-check   generate a new app from this checkout (dx new), check its names, build and
                    test it (part of `test`)
-  bench            criterion benchmarks, then a wrk load run of the release demo (docs/performance.md);
+  bench            criterion benchmarks, then a wrk load run of the release app (docs/performance.md);
                    `--load-only` skips the criterion part
   fuzz             cargo-fuzz targets, 120 s each (--seconds N; --smoke: 25 s each), docs/security.md
   soak             60 s of saturation on /api/me and /dashboard: zero errors, RSS within 10 %
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
   help             this text
+
+`dev` and `admin` read `.env` at the workspace root, like the server (variables already set win;
+`.env.example` lists them all).
 ";
 
 fn main() -> std::process::ExitCode {
@@ -50,6 +62,7 @@ fn run() -> Result<()> {
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
         Some("dev") => cmd::dev(&root, &args[1..]),
+        Some("admin") => admin::admin(&root, &args[1..]),
         Some("test") => cmd::test(&root),
         Some("bundle") => workspace::bundle(&root).map(|dir| {
             eprintln!("xtask: release bundle in {}", dir.display());

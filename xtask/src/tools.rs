@@ -31,20 +31,75 @@ pub fn ensure_build_tools(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Installs Chromium and ChromeDriver for the browser tests (apt-get when root), or explains how.
+/// Chromium and ChromeDriver for the browser tests. `CHROME` (or `CHROMIUM`) and `CHROMEDRIVER`
+/// both naming executables: those are used and nothing is installed (any OS). Otherwise the
+/// missing ones come from Debian's packages (apt-get, as root).
 pub fn ensure_browser() -> Result<()> {
-    ensure_debian_packages(
-        &[
-            ("chromium", "chromium"),
-            ("chromedriver", "chromium-driver"),
-        ],
+    let browser = executable_from_env(&["CHROME", "CHROMIUM"])?;
+    let driver = executable_from_env(&["CHROMEDRIVER"])?;
+    let mut wanted = Vec::new();
+    if browser.is_none() {
+        wanted.push(("chromium", "chromium"));
+    }
+    if driver.is_none() {
+        wanted.push(("chromedriver", "chromium-driver"));
+    }
+    ensure_debian_packages_or(
+        &wanted,
         "the browser tests need them",
+        Some(
+            "set CHROME to a Chrome or Chromium binary and CHROMEDRIVER to its matching \
+             chromedriver",
+        ),
     )
+}
+
+/// The first of `vars` that is set: `Some(path)` when it names an executable (a path, or a
+/// name found on PATH), an error when it names nothing runnable, `None` when none is set.
+fn executable_from_env(vars: &[&str]) -> Result<Option<PathBuf>> {
+    let Some((var, value)) = vars
+        .iter()
+        .find_map(|v| env::var_os(v).filter(|x| !x.is_empty()).map(|x| (*v, x)))
+    else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(&value);
+    let resolved = if path.components().count() == 1 {
+        output_of(
+            "sh",
+            &["-c", "command -v \"$1\"", "sh", &value.to_string_lossy()],
+        )
+        .map(|p| PathBuf::from(p.trim()))
+    } else {
+        Some(path)
+    };
+    match resolved {
+        Some(p) if is_executable(&p) => Ok(Some(p)),
+        _ => bail!(
+            "{var} is set to `{}`, which is not an executable file: point it at one, or unset it",
+            value.to_string_lossy()
+        ),
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// Makes sure each `(binary, Debian package)` is on PATH: installs the missing packages with
 /// apt-get when running as root, otherwise stops with the command to run.
 pub fn ensure_debian_packages(tools: &[(&str, &str)], why: &str) -> Result<()> {
+    ensure_debian_packages_or(tools, why, None)
+}
+
+/// [`ensure_debian_packages`], where `instead` says what to set to use existing tools rather
+/// than Debian's (shown when they cannot be installed).
+fn ensure_debian_packages_or(
+    tools: &[(&str, &str)],
+    why: &str,
+    instead: Option<&str>,
+) -> Result<()> {
     let missing: Vec<&str> = tools
         .iter()
         .filter(|(bin, _)| {
@@ -58,21 +113,41 @@ pub fn ensure_debian_packages(tools: &[(&str, &str)], why: &str) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let list = missing.join(" ");
-    let is_root = output_of("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    if !is_root {
+    apt_install(&missing, why, instead)
+}
+
+/// Installs Debian `packages` with apt-get, saying why. Stops with what to do instead when this
+/// is not a Debian-like system (no apt-get) or not root; `instead` names the variables that
+/// point xtask at existing tools.
+pub fn apt_install(packages: &[&str], why: &str, instead: Option<&str>) -> Result<()> {
+    let list = packages.join(" ");
+    let or_instead = instead.map_or(String::new(), |i| format!("\nOr {i}."));
+    if output_of("sh", &["-c", "command -v apt-get"]).is_none() {
         bail!(
-            "missing Debian packages ({why}). Install them with:\n    \
-             sudo apt-get install -y {list}\nthen run this command again."
+            "missing {list} ({why}). xtask installs these Debian packages with apt-get, and this \
+             system has no apt-get: install the equivalent with its package manager and run this \
+             command again.{or_instead}"
+        );
+    }
+    if !is_root() {
+        bail!(
+            "missing Debian packages {list} ({why}). xtask installs them only as root; install \
+             them with:\n    sudo apt-get install -y {list}\nthen run this command again.\
+             {or_instead}"
         );
     }
     eprintln!("xtask: installing {list} with apt-get ({why})");
     run(Command::new("apt-get").arg("update").arg("-qq"))?;
     run(Command::new("apt-get")
         .args(["install", "-y", "-qq"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
     Ok(())
+}
+
+/// Whether this process runs as root (uid 0).
+pub fn is_root() -> bool {
+    output_of("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
 }
 
 fn ensure_wasm_target() -> Result<()> {
@@ -218,7 +293,7 @@ pub fn locked_version(root: &Path, package: &str) -> Result<String> {
 }
 
 /// `~/.cache/dioxus-auth-starter` (or `$XDG_CACHE_HOME/...`): user-level, outside the checkout.
-fn tool_cache_dir() -> PathBuf {
+pub fn tool_cache_dir() -> PathBuf {
     env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| home_dir().join(".cache"))
@@ -242,6 +317,23 @@ fn home_dir() -> PathBuf {
 /// changing our own environment we hand the value to every child we start (see [`command`]).
 static PATH_OVERRIDE: std::sync::Mutex<Option<OsString>> = std::sync::Mutex::new(None);
 
+/// Variables every child process gets besides PATH (e.g. `TEST_DATABASE_URL`), same reason.
+static CHILD_ENV: std::sync::Mutex<Vec<(OsString, OsString)>> = std::sync::Mutex::new(Vec::new());
+
+/// Gives `key=value` to every child started from now on through [`command`] or [`run`].
+pub fn set_child_env(key: &str, value: &str) {
+    let mut vars = CHILD_ENV.lock().unwrap_or_else(|e| e.into_inner());
+    vars.retain(|(k, _)| k != key);
+    vars.push((key.into(), value.into()));
+}
+
+fn child_env(cmd: &mut Command) {
+    cmd.env("PATH", current_path());
+    for (k, v) in CHILD_ENV.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        cmd.env(k, v);
+    }
+}
+
 fn current_path() -> OsString {
     PATH_OVERRIDE
         .lock()
@@ -262,16 +354,17 @@ fn prepend_to_path(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A `Command` for `program` that sees the tool directories on its PATH.
+/// A `Command` for `program` that sees the tool directories on its PATH (and the variables of
+/// [`set_child_env`]).
 pub fn command(program: &str) -> Command {
     let mut cmd = Command::new(program);
-    cmd.env("PATH", current_path());
+    child_env(&mut cmd);
     cmd
 }
 
 /// Runs a command to completion, failing with its command line when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    cmd.env("PATH", current_path());
+    child_env(cmd);
     let status = cmd
         .status()
         .with_context(|| format!("could not start {cmd:?}"))?;
@@ -281,7 +374,7 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn output_of(program: &str, args: &[&str]) -> Option<String> {
+pub fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let out = command(program).args(args).output().ok()?;
     out.status
         .success()

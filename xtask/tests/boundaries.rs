@@ -29,7 +29,10 @@ fn normal_dependencies(package: &str, features: &str) -> Vec<String> {
 fn auth_server_has_no_database_hashing_or_key_generation() {
     for features in ["", "dioxus"] {
         let deps = normal_dependencies("auth-server", features);
-        assert!(deps.iter().any(|d| d == "jsonwebtoken"), "the graph was read: {deps:?}");
+        assert!(
+            deps.iter().any(|d| d == "jsonwebtoken"),
+            "the graph was read: {deps:?}"
+        );
         for banned in ["sqlx", "sqlx-core", "argon2", "p256", "auth-idp"] {
             assert!(
                 !deps.iter().any(|d| d == banned),
@@ -42,8 +45,14 @@ fn auth_server_has_no_database_hashing_or_key_generation() {
 #[test]
 fn auth_types_stays_free_of_server_crates() {
     let deps = normal_dependencies("auth-types", "");
-    assert!(deps.iter().any(|d| d == "serde"), "the graph was read: {deps:?}");
+    assert!(
+        deps.iter().any(|d| d == "serde"),
+        "the graph was read: {deps:?}"
+    );
     for banned in ["tokio", "axum", "auth-server", "jsonwebtoken", "sqlx"] {
-        assert!(!deps.iter().any(|d| d == banned), "auth-types depends on {banned}");
+        assert!(
+            !deps.iter().any(|d| d == banned),
+            "auth-types depends on {banned}"
+        );
     }
 }

@@ -115,7 +115,8 @@ impl ApiError {
         Self::new(status, code, code.message())
     }
 
-    pub(crate) const BAD_REQUEST: Self = Self::coded(StatusCode::BAD_REQUEST, FormError::BadRequest);
+    pub(crate) const BAD_REQUEST: Self =
+        Self::coded(StatusCode::BAD_REQUEST, FormError::BadRequest);
     pub(crate) const UNPROCESSABLE: Self = Self::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         FormError::BadRequest,
@@ -131,19 +132,26 @@ impl ApiError {
         FormError::BadRequest,
         "Content-Type must be application/json or application/x-www-form-urlencoded",
     );
-    pub(crate) const INVALID_EMAIL: Self = Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidEmail);
-    pub(crate) const INVALID_PASSWORD: Self = Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidPassword);
-    pub(crate) const INVALID_NAME: Self = Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidName);
+    pub(crate) const INVALID_EMAIL: Self =
+        Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidEmail);
+    pub(crate) const INVALID_PASSWORD: Self =
+        Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidPassword);
+    pub(crate) const INVALID_NAME: Self =
+        Self::coded(StatusCode::UNPROCESSABLE_ENTITY, FormError::InvalidName);
     pub(crate) const EMAIL_TAKEN: Self = Self::coded(StatusCode::CONFLICT, FormError::EmailTaken);
-    pub(crate) const INVALID_CREDENTIALS: Self = Self::coded(StatusCode::UNAUTHORIZED, FormError::InvalidCredentials);
-    pub(crate) const UNAUTHORIZED: Self = Self::coded(StatusCode::UNAUTHORIZED, FormError::Unauthorized);
+    pub(crate) const INVALID_CREDENTIALS: Self =
+        Self::coded(StatusCode::UNAUTHORIZED, FormError::InvalidCredentials);
+    pub(crate) const UNAUTHORIZED: Self =
+        Self::coded(StatusCode::UNAUTHORIZED, FormError::Unauthorized);
     pub(crate) const METHOD_NOT_ALLOWED: Self = Self::new(
         StatusCode::METHOD_NOT_ALLOWED,
         FormError::BadRequest,
         "Method not allowed",
     );
-    pub(crate) const UNAVAILABLE: Self = Self::coded(StatusCode::SERVICE_UNAVAILABLE, FormError::Unavailable);
-    pub(crate) const INTERNAL: Self = Self::coded(StatusCode::INTERNAL_SERVER_ERROR, FormError::Internal);
+    pub(crate) const UNAVAILABLE: Self =
+        Self::coded(StatusCode::SERVICE_UNAVAILABLE, FormError::Unavailable);
+    pub(crate) const INTERNAL: Self =
+        Self::coded(StatusCode::INTERNAL_SERVER_ERROR, FormError::Internal);
 
     pub(crate) fn rate_limited(retry_after: u64) -> Self {
         Self {

@@ -215,5 +215,9 @@ async fn a_rotation_is_verified_at_once_by_its_own_instance(kind: Kind) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200, "a token of the new key is accepted at once");
+    assert_eq!(
+        r.status(),
+        200,
+        "a token of the new key is accepted at once"
+    );
 }

@@ -62,7 +62,8 @@ pub async fn current_user() -> Option<auth_types::User> {
     let ctx = FullstackContext::current()?;
     let auth = current_auth();
     let user_id = auth.state().user_id()?.clone();
-    let crate::backend::SharedBackend(backend) = ctx.extension::<crate::backend::SharedBackend>()?;
+    let crate::backend::SharedBackend(backend) =
+        ctx.extension::<crate::backend::SharedBackend>()?;
     crate::stack::lookup(backend.as_ref(), &user_id).await.ok()
 }
 

@@ -481,7 +481,8 @@ async fn the_origin_check_runs_before_any_refresh() {
         "/auth/token",
         get(|Auth(auth): Auth| async move { auth.token().unwrap_or_default().to_owned() }),
     );
-    let stack = auth_server::AuthStack::with_backend(verifier(&key), &base, backend, backend_routes);
+    let stack =
+        auth_server::AuthStack::with_backend(verifier(&key), &base, backend, backend_routes);
     let app = stack.apply(routes().route("/api/write", axum::routing::post(me)));
     tokio::spawn(async move { axum::serve(base_listener, app).await.unwrap() });
 
@@ -494,7 +495,10 @@ async fn the_origin_check_runs_before_any_refresh() {
         .send()
         .await
         .unwrap();
-    assert!(set_cookies(&res).is_empty(), "no Set-Cookie on a refused POST");
+    assert!(
+        set_cookies(&res).is_empty(),
+        "no Set-Cookie on a refused POST"
+    );
     assert_json_error(res, 403, "Forbidden").await;
     let res = client()
         .get(format!("{base}/auth/token"))
@@ -503,9 +507,16 @@ async fn the_origin_check_runs_before_any_refresh() {
         .send()
         .await
         .unwrap();
-    assert!(set_cookies(&res).is_empty(), "no Set-Cookie on a refused token read");
+    assert!(
+        set_cookies(&res).is_empty(),
+        "no Set-Cookie on a refused token read"
+    );
     assert_json_error(res, 403, "Forbidden").await;
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "the backend was never asked");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "the backend was never asked"
+    );
 
     // The same POST from the app's own origin is refreshed once and answered.
     let res = client()

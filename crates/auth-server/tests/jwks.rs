@@ -396,7 +396,13 @@ async fn redirects_may_not_leave_https() {
     )
     .await;
     let followed = verifier(&format!("{redirecting}/to-loopback"), cache(30_000));
-    assert!(followed.verify(&token).await.is_ok(), "loopback redirect followed");
+    assert!(
+        followed.verify(&token).await.is_ok(),
+        "loopback redirect followed"
+    );
     let refused = verifier(&format!("{redirecting}/to-plain-http"), cache(30_000));
-    assert!(refused.verify(&token).await.is_err(), "http redirect refused");
+    assert!(
+        refused.verify(&token).await.is_err(),
+        "http redirect refused"
+    );
 }

@@ -100,16 +100,15 @@ impl Browser {
     /// Starts chromedriver and a fresh headless Chromium session that records console messages.
     pub async fn start() -> Self {
         let port = process::free_port();
-        let driver = Command::new(
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()),
-        )
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect(
-            "could not start chromedriver (install chromium-driver, or run `cargo xtask test`)",
-        );
+        let driver =
+            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect(
+                    "could not start chromedriver (set CHROMEDRIVER, or run `cargo xtask test`)",
+                );
         let profile = process::DataDir::new("chromium-profile");
         let mut browser = Self {
             driver,
@@ -122,7 +121,7 @@ impl Browser {
             "browserName": "chrome",
             "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
-                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "binary": browser_binary(),
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -191,6 +190,14 @@ impl Browser {
         }
         panic!("timed out waiting for `{css}` to contain {needle:?}; last text: {last:?}");
     }
+}
+
+/// The browser chromedriver starts: `CHROME`, else `CHROMIUM` (older name), else Debian's
+/// `/usr/bin/chromium`.
+fn browser_binary() -> String {
+    std::env::var("CHROME")
+        .or_else(|_| std::env::var("CHROMIUM"))
+        .unwrap_or_else(|_| "/usr/bin/chromium".into())
 }
 
 impl Drop for Browser {

@@ -48,8 +48,12 @@ pub fn random_suffix() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The server the PostgreSQL tests create their databases on: `TEST_DATABASE_URL` (what
+/// `cargo xtask test` sets, starting a server when none answers), or the older
+/// `IDP_TEST_POSTGRES_URL`, or a local default.
 fn postgres_admin_url() -> String {
-    std::env::var("IDP_TEST_POSTGRES_URL")
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("IDP_TEST_POSTGRES_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
@@ -81,7 +85,7 @@ impl TestDb {
                 let admin = postgres_admin_url();
                 let mut conn = sqlx::PgConnection::connect(&admin)
                     .await
-                    .expect("PostgreSQL must be reachable (IDP_TEST_POSTGRES_URL)");
+                    .expect("PostgreSQL must be reachable (TEST_DATABASE_URL)");
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .await
