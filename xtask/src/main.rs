@@ -33,13 +33,14 @@ Commands:
                    integration tests, a generated app, a release build, and the browser tests
   bundle           build the release bundle of the app (server binary + public/)
   screenshot       take docs/screenshot.png (the README's picture) in headless Chromium
-  template-check   generate a new app from this checkout (dx new), check its names, build and
-                   test it (part of `test`)
+  template-check   generate a new app from this checkout (dx new and cargo generate), check
+                   its names, build and test it, and sign up in its release bundle (part of `test`)
   bench            criterion benchmarks, then a wrk load run of the release app (docs/performance.md);
                    `--load-only` skips the criterion part
   fuzz             cargo-fuzz targets, 120 s each (--seconds N; --smoke: 25 s each), docs/security.md
   soak             60 s of saturation on /api/me and /dashboard: zero errors, RSS within 10 %
-  install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium)
+  install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, wasm32 target, chromium,
+                   cargo-generate)
   help             this text
 
 `dev` and `admin` read `.env` at the workspace root, like the server (variables already set win;
@@ -78,7 +79,7 @@ fn run() -> Result<()> {
         Some("install-tools") => {
             tools::ensure_build_tools(&root)?;
             tools::ensure_browser()?;
-            Ok(())
+            template::ensure_cargo_generate()
         }
         Some("help" | "--help" | "-h") | None => {
             eprint!("{HELP}");
