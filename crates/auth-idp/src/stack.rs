@@ -1,12 +1,10 @@
 //! The embedded provider inside the app's auth stack: [`stack_from_env`], the background task
 //! (key reloads, session purges), and the [`UsersApi`] extractor.
 
+use crate::Idp;
 use crate::error::IdpError;
 use crate::users::Users;
-use crate::{Idp, IdpConfig};
-use auth_server::{
-    AuthConfig, AuthRejection, AuthStack, ConfigError, KeySource, KeyStore, Verifier,
-};
+use auth_server::{AuthConfig, AuthRejection, AuthStack, ConfigError, KeyStore, Verifier};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use std::sync::Arc;
@@ -45,13 +43,7 @@ pub enum SetupError {
 /// # let _ = app; Ok(()) }
 /// ```
 pub async fn stack_from_env() -> Result<AuthStack, SetupError> {
-    let config = AuthConfig::from_env()?;
-    if config.key_source != KeySource::Embedded {
-        return Ok(AuthStack::external(&config)?);
-    }
-    let idp_config = IdpConfig::from_settings(&config, |name| std::env::var(name).ok())?;
-    let idp = Idp::connect(idp_config).await?;
-    embedded(idp, config)
+    Ok(crate::stack_and_idp_from_env().await?.0)
 }
 
 /// See [`Idp::stack`].
