@@ -1,7 +1,7 @@
 # Optional shortcuts for people who have `just`; every recipe is a `cargo xtask` command,
 # which is what the README documents and CI runs.
 
-# Serve the demo on http://127.0.0.1:8080 (installs missing tools first).
+# Serve the app on http://127.0.0.1:8080 (installs missing tools first).
 dev:
     cargo xtask dev
 
@@ -9,7 +9,7 @@ dev:
 test:
     cargo xtask test
 
-# Release bundle of the demo (server binary + public/).
+# Release bundle of the app (server binary + public/).
 bundle:
     cargo xtask bundle
 

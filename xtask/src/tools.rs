@@ -19,7 +19,7 @@ pub const ESBUILD_VERSION: &str = "0.27.3";
 pub const BINARYEN_VERSION: &str = "129.0.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
-/// Installs (if missing) everything needed to build and serve the demo, and puts the tool
+/// Installs (if missing) everything needed to build and serve the app, and puts the tool
 /// directories on this process's PATH so every child process sees them.
 pub fn ensure_build_tools(root: &Path) -> Result<()> {
     prepend_to_path(&cargo_bin_dir())?;
@@ -155,7 +155,7 @@ fn ensure_wasm_target() -> Result<()> {
     if installed.lines().any(|l| l.trim() == WASM_TARGET) {
         return Ok(());
     }
-    eprintln!("xtask: adding the {WASM_TARGET} target (the demo's client is compiled to wasm)");
+    eprintln!("xtask: adding the {WASM_TARGET} target (the app's client is compiled to wasm)");
     run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
 }
 

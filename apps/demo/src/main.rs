@@ -1,4 +1,4 @@
-//! The demo app: a tour of the auth template, one capability a page.
+//! The app, as the template made it: a tour of the auth template, one capability a page.
 //!
 //! `cargo xtask dev` serves it with `dx serve`; the server half (feature `server`) and the wasm
 //! client (feature `web`) are built from this same crate.
@@ -32,7 +32,7 @@ enum Route {
         Dashboard {},
         #[route("/profile")]
         Profile {},
-        #[route("/api-demo")]
+        #[route("/api-calls")]
         ApiCalls {},
         #[route("/admin")]
         AdminPage {},

@@ -95,6 +95,10 @@ async fn start_server() -> (String, TempDir) {
         .with_rate_limit(RateLimitConfig {
             max_failures: u32::MAX,
             window: Duration::from_secs(1),
+            account_max_failures: u32::MAX,
+            account_window: Duration::from_secs(1),
+            address_max_failures: u32::MAX,
+            ..RateLimitConfig::default()
         });
     let idp = Idp::connect(config).await.unwrap();
     let app = idp

@@ -11,8 +11,8 @@
 use crate::Inner;
 use crate::body::{sign_in_key, validate_sign_up};
 use crate::error::{ApiError, IdpError};
-use crate::rate_limit::LimitKind;
-use crate::session::{DEFAULT_ROLES, IssuedSession, new_id};
+use crate::rate_limit::Refused;
+use crate::session::{DEFAULT_ROLES, IssuedSession, new_id, refresh_cookie_max_age};
 use crate::store::NewAccount;
 use auth_server::SessionCookies;
 use auth_types::contract::{SignInRequest, SignUpRequest};
@@ -34,11 +34,9 @@ pub(crate) fn account_tag(email: &str) -> String {
         .collect()
 }
 
-fn limit_name(kind: LimitKind) -> &'static str {
-    match kind {
-        LimitKind::Address => "address",
-        LimitKind::Account => "account",
-    }
+/// The 429 of a refused attempt (the event is logged by the caller).
+fn rate_limited(refused: Refused) -> ApiError {
+    ApiError::rate_limited(refused.retry_after_secs())
 }
 
 /// A new session: the user, the claims of its first token, and the cookies that carry it.
@@ -47,8 +45,8 @@ pub(crate) type Started = (User, SessionClaims, Vec<HeaderValue>);
 /// Who is asking: what the handler knows of the request besides its body.
 #[derive(Debug, Default)]
 pub(crate) struct Caller<'a> {
-    /// The client's address (per-address rate limit), when it can be known.
-    pub(crate) address: Option<String>,
+    /// The client's address (per-address rate limits, see `client_ip.rs`), when it can be known.
+    pub(crate) address: Option<std::net::IpAddr>,
     /// The `User-Agent`, stored with a new session.
     pub(crate) user_agent: Option<&'a str>,
     /// The session the request is signed in with (the auth layer's verified `sid`).
@@ -57,8 +55,9 @@ pub(crate) struct Caller<'a> {
 
 impl Caller<'_> {
     /// The address for the logs (`-` when it cannot be known).
-    fn address(&self) -> &str {
-        self.address.as_deref().unwrap_or("-")
+    fn address(&self) -> String {
+        self.address
+            .map_or_else(|| "-".to_owned(), |ip| ip.to_string())
     }
 }
 
@@ -78,7 +77,35 @@ impl Inner {
         input: &SignUpRequest,
         caller: &Caller<'_>,
     ) -> Result<Started, ApiError> {
-        let (email, name) = validate_sign_up(input)?;
+        // Only valid sign-ups are counted (the checks above the hash cost nothing); a taken
+        // email is counted too, so the limit also slows down probing for accounts.
+        let valid = validate_sign_up(input)?;
+        let attempt = self.limits.sign_up(caller.address).map_err(|refused| {
+            tracing::warn!(
+                target: EVENTS,
+                event = "sign_up",
+                outcome = "rate_limited",
+                limit = refused.limit,
+                address = caller.address(),
+                retry_after_secs = refused.retry_after_secs(),
+                "sign-up refused: too many sign-ups"
+            );
+            rate_limited(refused)
+        })?;
+        let outcome = self.create_account(valid, caller).await;
+        if outcome.as_ref().is_err_and(|e| e.status.is_server_error()) {
+            // Ours (database down, hashing queue full): the client may retry at no cost.
+            attempt.refund();
+        }
+        outcome
+    }
+
+    /// The account of a valid sign-up, counted by the limits.
+    async fn create_account(
+        &self,
+        (email, name, password): (String, String, String),
+        caller: &Caller<'_>,
+    ) -> Result<Started, ApiError> {
         // Cheap pre-check so a taken email does not cost a hash; the unique constraint still decides.
         if self.store.user_by_email(&email).await?.is_some() {
             tracing::info!(
@@ -91,9 +118,17 @@ impl Inner {
             );
             return Err(ApiError::EMAIL_TAKEN);
         }
-        let password_hash = self.passwords.hash(input.password.clone()).await?;
+        if let Some(check) = &self.breach_check {
+            check.refuse_breached(&password).await?;
+        }
+        let password_hash = self.passwords.hash(password).await?;
         let user_id = new_id("user");
         let roles: Vec<String> = DEFAULT_ROLES.iter().map(|r| (*r).to_owned()).collect();
+        // The session the browser was in (another account's) is replaced, as on sign-in; before
+        // the account exists, so a store failure here leaves no account behind a 503.
+        if let Some(previous) = caller.session_id {
+            self.store.revoke_session(previous).await?;
+        }
         let issued = IssuedSession::new(self.config.session_ttl.as_secs());
         self.store
             .create_account(&NewAccount {
@@ -118,6 +153,7 @@ impl Inner {
             outcome = "success",
             user_id = %user_id,
             session_id = %issued.id,
+            replaced_session_id = caller.session_id.unwrap_or("-"),
             address = caller.address(),
             "signed up"
         );
@@ -132,35 +168,25 @@ impl Inner {
         caller: &Caller<'_>,
     ) -> Result<Started, ApiError> {
         let (email, plausible, password) = sign_in_key(input);
-        let keys = [
-            (LimitKind::Address, caller.address.as_deref()),
-            (LimitKind::Account, Some(email.as_str())),
-        ];
-        // Every attempt is counted before the (slow) password check, so concurrent guesses cannot
-        // overshoot the budget; a success, or a failure that is ours (store down), is given back.
-        let mut counted: Vec<(LimitKind, &str)> = Vec::new();
-        for (kind, key) in keys
-            .into_iter()
-            .filter_map(|(kind, key)| Some((kind, key?)))
-        {
-            if let Err(wait) = self.limiter.try_acquire(kind, key) {
-                for (kind, key) in counted {
-                    self.limiter.refund(kind, key);
-                }
+        // Every attempt is counted (per pair, account and address) before the (slow) password
+        // check, so concurrent guesses cannot overshoot a budget; a success, or a failure that
+        // is ours (store down), is given back.
+        let attempt = self
+            .limits
+            .sign_in(&email, caller.address)
+            .map_err(|refused| {
                 tracing::warn!(
                     target: EVENTS,
                     event = "sign_in",
                     outcome = "rate_limited",
-                    limit = limit_name(kind),
+                    limit = refused.limit,
                     account = %account_tag(&email),
                     address = caller.address(),
-                    retry_after_secs = wait.as_secs() + 1,
+                    retry_after_secs = refused.retry_after_secs(),
                     "sign-in refused: too many failed attempts"
                 );
-                return Err(ApiError::rate_limited(wait.as_secs() + 1));
-            }
-            counted.push((kind, key));
-        }
+                rate_limited(refused)
+            })?;
         let user = match self.check_credentials(&email, plausible, password).await {
             Ok(Some(user)) => user,
             Ok(None) => {
@@ -172,12 +198,12 @@ impl Inner {
                     address = caller.address(),
                     "sign-in failed: wrong email or password"
                 );
+                // Stays counted: a failure.
+                drop(attempt);
                 return Err(ApiError::INVALID_CREDENTIALS);
             }
             Err(e) => {
-                for (kind, key) in counted {
-                    self.limiter.refund(kind, key);
-                }
+                attempt.refund();
                 tracing::warn!(
                     target: EVENTS,
                     event = "sign_in",
@@ -190,10 +216,7 @@ impl Inner {
                 return Err(e);
             }
         };
-        if let Some(address) = caller.address.as_deref() {
-            self.limiter.refund(LimitKind::Address, address);
-        }
-        self.limiter.reset(LimitKind::Account, &email);
+        attempt.succeeded();
         // The session the request was in (if any) is replaced: revoke it rather than leave it
         // orphaned.
         if let Some(previous) = caller.session_id {
@@ -231,7 +254,7 @@ impl Inner {
             return Ok(false);
         };
         match self.store.session_by_id(id).await? {
-            Some(session) if session.is_active() => {
+            Some(session) if session.is_active(&self.config) => {
                 let ended = self.store.revoke_user_sessions(&session.user_id).await?;
                 tracing::info!(
                     target: EVENTS,
@@ -257,7 +280,7 @@ impl Inner {
             .store
             .session_by_id(id)
             .await?
-            .is_some_and(|s| s.is_active()))
+            .is_some_and(|s| s.is_active(&self.config)))
     }
 
     /// A new session's first token and its cookies.
@@ -267,8 +290,8 @@ impl Inner {
         let set_cookies = vec![
             cookies.session(&minted.token),
             cookies.refresh(
-                &issued.refresh_secret,
-                self.config.session_ttl.as_secs() as i64,
+                &issued.refresh.secret,
+                refresh_cookie_max_age(&self.config, issued.expires_at, crate::store::now()),
             ),
         ];
         Ok((user, minted.claims, set_cookies))

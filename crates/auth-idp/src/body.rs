@@ -3,7 +3,8 @@
 //! body.
 
 use crate::error::ApiError;
-use crate::password::{MAX_PASSWORD_CHARS, password_acceptable};
+use crate::password::MAX_PASSWORD_CHARS;
+use crate::password_policy;
 use crate::validate::{is_valid_email, normalise_email};
 use auth_types::contract::{MAX_NAME_CHARS, SignInRequest, SignOutRequest, SignUpRequest};
 use axum::body::Body;
@@ -105,29 +106,90 @@ pub(crate) fn parse<T: DeserializeOwned>(
 }
 
 /// The sign-up fields after normalisation and validation: the email (trimmed, lowercased,
-/// checked) and the name (trimmed, at most [`MAX_NAME_CHARS`], no control characters). The
-/// password is checked against the policy and left as typed.
-pub(crate) fn validate_sign_up(input: &SignUpRequest) -> Result<(String, String), ApiError> {
+/// checked), the name (trimmed, at most [`MAX_NAME_CHARS`], no control characters) and the
+/// password to hash: NFKC-normalised and checked against the local rules of the password policy
+/// (length, not the email, not common; see [`password_policy`]).
+pub(crate) fn validate_sign_up(
+    input: &SignUpRequest,
+) -> Result<(String, String, String), ApiError> {
     let email = normalise_email(&input.email);
     if !is_valid_email(&email) {
         return Err(ApiError::INVALID_EMAIL);
     }
-    if !password_acceptable(&input.password, &email) {
-        return Err(ApiError::INVALID_PASSWORD);
-    }
+    let password = password_policy::normalise(&input.password);
+    password_policy::check(&password, &email)?;
     let name = input.name.trim().to_owned();
     if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(ApiError::INVALID_NAME);
     }
-    Ok((email, name))
+    Ok((email, name, password))
 }
 
 /// The sign-in lookup key and the password actually checked: the normalised email, whether the
-/// input is plausible enough to look the account up at all, and the password cut to
-/// [`MAX_PASSWORD_CHARS`] characters (hashing work is bounded whatever was sent).
+/// input is plausible enough to look the account up at all, and the password in the form it was
+/// hashed in at sign-up (NFKC), cut to [`MAX_PASSWORD_CHARS`] characters: normalising and hashing
+/// work are bounded whatever was sent, and a longer password cannot be any account's.
 pub(crate) fn sign_in_key(input: &SignInRequest) -> (String, bool, String) {
     let email = normalise_email(&input.email);
-    let plausible = is_valid_email(&email) && input.password.chars().count() <= MAX_PASSWORD_CHARS;
-    let password = input.password.chars().take(MAX_PASSWORD_CHARS).collect();
+    let mut password = password_policy::normalise(&input.password);
+    let plausible = is_valid_email(&email) && password.chars().count() <= MAX_PASSWORD_CHARS;
+    if let Some((cut, _)) = password.char_indices().nth(MAX_PASSWORD_CHARS) {
+        password.truncate(cut);
+    }
     (email, plausible, password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sign_up(password: &str) -> Result<(String, String, String), ApiError> {
+        validate_sign_up(&SignUpRequest {
+            email: " Ada@Example.com ".into(),
+            password: password.into(),
+            name: " Ada ".into(),
+            redirect_url: None,
+        })
+    }
+
+    fn sign_in(password: &str) -> (String, bool, String) {
+        sign_in_key(&SignInRequest {
+            email: "ada@example.com".into(),
+            password: password.into(),
+            redirect_url: None,
+        })
+    }
+
+    #[test]
+    fn sign_up_hashes_the_nfkc_form() {
+        let (email, name, password) = sign_up("\u{FB01}ne tuned pass").unwrap();
+        assert_eq!((email.as_str(), name.as_str()), ("ada@example.com", "Ada"));
+        assert_eq!(password, "fine tuned pass");
+        assert_eq!(sign_in("\u{FB01}ne tuned pass").2, password);
+        assert_eq!(sign_in("fine tuned pass").2, password);
+    }
+
+    #[test]
+    fn sign_up_applies_the_policy() {
+        assert!(sign_up(&"k".repeat(MAX_PASSWORD_CHARS)).is_ok());
+        let too_long = sign_up(&"k".repeat(MAX_PASSWORD_CHARS + 1)).unwrap_err();
+        assert_eq!(too_long.status, http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(too_long.message.contains("128"), "{}", too_long.message);
+        let common = sign_up("Password123").unwrap_err();
+        assert_eq!(common.code, auth_types::contract::FormError::CommonPassword);
+        assert!(sign_up("ada@example.com").is_err());
+    }
+
+    #[test]
+    fn sign_in_bounds_what_is_hashed() {
+        let (_, plausible, password) = sign_in(&"k".repeat(MAX_PASSWORD_CHARS));
+        assert!(plausible);
+        assert_eq!(password.chars().count(), MAX_PASSWORD_CHARS);
+        let (_, plausible, password) = sign_in(&"\u{FDFA}".repeat(50_000));
+        assert!(!plausible);
+        assert_eq!(password.chars().count(), MAX_PASSWORD_CHARS);
+        // Decomposed input that normalises to the limit is still plausible.
+        let (_, plausible, _) = sign_in(&"e\u{301}".repeat(MAX_PASSWORD_CHARS));
+        assert!(plausible);
+    }
 }

@@ -34,6 +34,10 @@ pub enum IdpError {
     /// Something that should not happen.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Too many password hashes are waiting already (`AUTH_MAX_QUEUED_HASHES`): try again in a
+    /// moment (HTTP 503 with `Retry-After`).
+    #[error("too many password hashes are waiting")]
+    Busy,
 }
 
 impl IdpError {
@@ -96,7 +100,7 @@ pub struct ApiError {
     pub message: &'static str,
     /// The code for `?error=` on form redirects.
     pub code: FormError,
-    /// Seconds for `Retry-After` (429 only).
+    /// Seconds for `Retry-After` (429, and 503 when the hashing queue is full).
     pub retry_after: Option<u64>,
 }
 
@@ -153,6 +157,15 @@ impl ApiError {
     pub(crate) const INTERNAL: Self =
         Self::coded(StatusCode::INTERNAL_SERVER_ERROR, FormError::Internal);
 
+    /// 503 with `Retry-After`: the hashing queue is full (the wait for a slot is well under a
+    /// second, so one second).
+    pub(crate) fn busy() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::UNAVAILABLE
+        }
+    }
+
     pub(crate) fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
@@ -165,6 +178,12 @@ impl From<IdpError> for ApiError {
     fn from(e: IdpError) -> Self {
         match e {
             IdpError::EmailTaken => Self::EMAIL_TAKEN,
+            IdpError::Busy => {
+                tracing::warn!(
+                    "identity provider: the password hashing queue is full; answering 503"
+                );
+                Self::busy()
+            }
             e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "identity provider: database unavailable");
                 Self::UNAVAILABLE

@@ -31,7 +31,8 @@ pub enum Endpoint {
 pub struct Parsed {
     /// The normalised email (empty for sign-out).
     pub email: String,
-    /// The password the handler hashes or verifies (sign-in: cut to 256 characters).
+    /// The password the handler hashes or verifies: NFKC-normalised (sign-in: cut to 128
+    /// characters).
     pub password: String,
     /// The name stored at sign-up.
     pub name: String,
@@ -54,10 +55,10 @@ pub fn parse(
         Endpoint::SignUp => {
             let (input, format) = parse_body::<SignUpInput>(content_type, body, false)?;
             let redirect = safe_redirect(input.redirect_url.as_deref());
-            let (email, name) = validate_sign_up(&input)?;
+            let (email, name, password) = validate_sign_up(&input)?;
             Ok(Parsed {
                 email,
-                password: input.password,
+                password,
                 name,
                 plausible: true,
                 redirect,

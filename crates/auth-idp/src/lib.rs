@@ -14,9 +14,10 @@
 //! | --- | --- |
 //! | [`stack_from_env`], [`SetupError`] | the app's whole auth stack from the environment (embedded, or `AUTH_PROVIDER=jwks`) |
 //! | [`stack_and_idp_from_env`] | the same, with the provider it runs, for readiness checks ([`Idp::ready`]) and shutdown ([`Idp::close`]) |
-//! | [`Idp`], [`IdpConfig`], [`PasswordParams`], [`RateLimitConfig`], [`Backend`] | the provider, its settings and its database kind |
+//! | [`Idp`], [`IdpConfig`], [`PasswordParams`], [`RateLimitConfig`], [`TrustedProxies`], [`Backend`] | the provider, its settings and its database kind |
 //! | [`Users`], [`UsersApi`], [`UserRecord`], [`UserUpdate`], [`UserPage`] | the users API (`clerkClient.users`) and its extractor |
 //! | [`IdpError`] | errors of the Rust API |
+//! | [`KeyRotation`], [`KeyEncryptionKey`] | what [`Idp::rotate_keys`] did; the key that encrypts signing keys at rest |
 //! | [`permissions_for_roles`], [`ROLE_PERMISSIONS`], [`DEFAULT_ROLES`] | roles → permissions |
 //! | [`run_cli`] | admin commands of the server binary (`grant-role`, `revoke-role`, `rotate-keys`) |
 //!
@@ -40,12 +41,14 @@ mod accounts;
 mod backend;
 mod body;
 mod cli;
+mod client_ip;
 mod config;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod keys;
 mod password;
+mod password_policy;
 mod rate_limit;
 mod redirect;
 mod routes;
@@ -56,8 +59,10 @@ mod users;
 mod validate;
 
 pub use cli::run as run_cli;
+pub use client_ip::TrustedProxies;
 pub use config::{IdpConfig, PasswordParams, RateLimitConfig};
 pub use error::IdpError;
+pub use keys::{KeyEncryptionKey, KeyRotation};
 pub use session::{DEFAULT_ROLES, ROLE_PERMISSIONS, permissions_for_roles};
 pub use stack::{SetupError, UsersApi, stack_from_env};
 pub use store::Backend;
@@ -66,7 +71,7 @@ pub use users::{UserPage, UserRecord, UserUpdate, Users};
 use jsonwebtoken::jwk::JwkSet;
 use keys::KeyStore;
 use password::Passwords;
-use rate_limit::RateLimiter;
+use rate_limit::Limits;
 use std::sync::Arc;
 use store::Store;
 
@@ -82,7 +87,9 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) passwords: Passwords,
     pub(crate) keys: KeyStore,
-    pub(crate) limiter: RateLimiter,
+    pub(crate) limits: Limits,
+    /// The breached-password check (`AUTH_PWNED_PASSWORDS_URL`), when configured.
+    pub(crate) breach_check: Option<password_policy::BreachCheck>,
     /// The key stores of the verifiers built around this provider ([`Idp::stack`]): told of
     /// every key change this instance makes or reads, so its own verifier never refuses a token
     /// it just signed with a new key.
@@ -93,22 +100,25 @@ impl Idp {
     /// Connects to the database, runs migrations, loads (or creates) the signing keys.
     pub async fn connect(config: IdpConfig) -> Result<Self, IdpError> {
         let store = Store::connect(&config).await?;
-        let passwords = Passwords::new(config.password, config.max_concurrent_hashes).await?;
-        let keys = KeyStore::load(
-            store.clone(),
-            config.issuer.clone(),
-            config.session_token_ttl,
-            config.leeway,
-        )
-        .await?;
-        let limiter = RateLimiter::new(config.rate_limit.max_failures, config.rate_limit.window);
+        let passwords = Passwords::new(config.password, config.max_concurrent_hashes)
+            .await?
+            .with_max_queued(config.max_queued_hashes);
+        let keys = KeyStore::load(store.clone(), &config).await?;
+        let limits = Limits::new(&config.rate_limit);
+        let breach_check = config
+            .pwned_passwords_url
+            .as_ref()
+            .map(|url| password_policy::BreachCheck::new(url, config.pwned_passwords_timeout))
+            .transpose()?;
+        password_policy::warm_up();
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 store,
                 passwords,
                 keys,
-                limiter,
+                limits,
+                breach_check,
                 verifiers: std::sync::Mutex::default(),
             }),
         })
@@ -144,10 +154,25 @@ impl Idp {
         Ok(jwks)
     }
 
-    /// Makes a new current signing key; the previous one stays published until tokens it signed
-    /// have expired. Returns the new key id.
-    pub async fn rotate_keys(&self) -> Result<String, IdpError> {
-        let kid = self.inner.keys.rotate().await?;
+    /// Starts a key rotation: a new key is published at once (JWKS, this instance's verifiers;
+    /// other instances at their next reload) and signs from
+    /// [`KeyRotation::signs_from`], [`IdpConfig::key_activation_delay`] from now, when every
+    /// instance and JWKS cache can have seen it. The previous key signs until then and stays
+    /// published until tokens it signed have expired. A rotation already under way is returned
+    /// as is (`already_pending`).
+    pub async fn rotate_keys(&self) -> Result<KeyRotation, IdpError> {
+        let rotation = self.inner.keys.rotate().await?;
+        self.publish(&self.inner.keys.jwks());
+        Ok(rotation)
+    }
+
+    /// Makes a new key current **at once** (after a suspected leak) and returns its id: the
+    /// previous key, and a key waiting from [`rotate_keys`](Self::rotate_keys), are retired (still
+    /// published until their tokens expire). Other instances' verifiers learn the key
+    /// at their next reload, so Bearer-only calls to them can get 401 until then (cookie
+    /// requests renew).
+    pub async fn rotate_keys_now(&self) -> Result<String, IdpError> {
+        let kid = self.inner.keys.rotate_now().await?;
         self.publish(&self.inner.keys.jwks());
         Ok(kid)
     }

@@ -23,6 +23,12 @@
 //! Queueing is the semaphore's (fair, FIFO): a sign-in that is cancelled while it waits for a
 //! permit (the client went away) never starts its hash, and there is one thread per permit, so a
 //! job handed to the threads never waits behind another.
+//!
+//! **Bounded queue.** At most `max_queued` hashes wait for a permit
+//! ([`with_max_queued`](Passwords::with_max_queued), `AUTH_MAX_QUEUED_HASHES`); one more is
+//! refused at once with [`IdpError::Busy`] (503 with `Retry-After`), before it takes a buffer or
+//! a place in the queue, so a flood of sign-ups or sign-ins costs a bounded wait, never an
+//! unbounded one. The bound is on the same `demand` count that sizes the buffer pool.
 
 use super::config::PasswordParams;
 use super::error::IdpError;
@@ -39,8 +45,8 @@ use tokio::sync::{Semaphore, oneshot};
 
 /// Shortest accepted password (characters).
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Longest accepted password (characters).
-pub const MAX_PASSWORD_CHARS: usize = 256;
+/// Longest accepted password (characters of its NFKC form; see `password_policy.rs`).
+pub const MAX_PASSWORD_CHARS: usize = 128;
 /// The nice value of the hashing threads (Linux; 0 is the default, 19 the lowest priority).
 pub const HASHING_NICENESS: i32 = 10;
 
@@ -55,6 +61,10 @@ pub struct Passwords {
     buffers: Arc<Mutex<Buffers>>,
     /// Hashes requested and not finished yet (waiting for a permit or running).
     demand: Arc<AtomicUsize>,
+    /// How many hashes run at once.
+    concurrent: usize,
+    /// The most hashes that may be requested at once: `concurrent` + the queue's bound.
+    max_demand: usize,
     /// A hash of a random password: unknown emails are verified against it so that they take as
     /// long as a wrong password.
     dummy_hash: Arc<str>,
@@ -73,6 +83,8 @@ impl Passwords {
             threads: Arc::new(HashingThreads::start(max_concurrent)?),
             buffers: Arc::new(Mutex::new(Buffers::default())),
             demand: Arc::new(AtomicUsize::new(0)),
+            concurrent: max_concurrent,
+            max_demand: usize::MAX,
             dummy_hash: Arc::from(""),
         };
         let mut random = [0u8; 24];
@@ -80,6 +92,13 @@ impl Passwords {
         let dummy = this.hash(super::session::b64(&random)).await?;
         this.dummy_hash = Arc::from(dummy);
         Ok(this)
+    }
+
+    /// Bounds how many hashes may wait for a running one (unbounded unless set); past it a hash
+    /// is refused at once with [`IdpError::Busy`].
+    pub fn with_max_queued(mut self, max_queued: usize) -> Self {
+        self.max_demand = self.concurrent.saturating_add(max_queued);
+        self
     }
 
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`).
@@ -127,7 +146,7 @@ impl Passwords {
     ) -> Result<T, IdpError> {
         // Counted until the buffer is back (moved into the blocking task below), so that a
         // finished hash never still looks like a waiting one to another hash's `give_back`.
-        let requested = Demand::new(&self.demand);
+        let requested = Demand::admit(&self.demand, self.max_demand).ok_or(IdpError::Busy)?;
         let demand = Arc::clone(&self.demand);
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
@@ -259,9 +278,14 @@ impl Buffers {
 struct Demand(Arc<AtomicUsize>);
 
 impl Demand {
-    fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::AcqRel);
-        Self(Arc::clone(count))
+    /// Counts one more requested hash, unless `max` are requested already.
+    fn admit(count: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Self(Arc::clone(count)))
     }
 }
 
@@ -324,7 +348,7 @@ impl PasswordHasher for PooledHasher<'_> {
     }
 }
 
-/// Checks the password policy: 8..=256 characters and not the email itself.
+/// Checks the length and email rules: 8..=128 characters and not the email itself.
 pub fn password_acceptable(password: &str, normalised_email: &str) -> bool {
     let chars = password.chars().count();
     (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars)
@@ -339,8 +363,14 @@ mod tests {
     fn policy() {
         assert!(password_acceptable("correct horse", "a@b.co"));
         assert!(!password_acceptable("short", "a@b.co"));
-        assert!(!password_acceptable(&"x".repeat(257), "a@b.co"));
-        assert!(password_acceptable(&"é".repeat(256), "a@b.co"));
+        assert!(!password_acceptable(
+            &"x".repeat(MAX_PASSWORD_CHARS + 1),
+            "a@b.co"
+        ));
+        assert!(password_acceptable(
+            &"é".repeat(MAX_PASSWORD_CHARS),
+            "a@b.co"
+        ));
         assert!(!password_acceptable("Ada@Example.com", "ada@example.com"));
     }
 
@@ -542,5 +572,45 @@ mod tests {
             "the panic returned its buffer"
         );
         assert_eq!(pw.demand.load(Ordering::Acquire), 0);
+    }
+
+    /// Past the queue's bound a hash is refused at once (no wait), and the queue admits again
+    /// once it drains.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once() {
+        let pw = Passwords::new(SMALL, 1).await.unwrap().with_max_queued(2);
+        // Hold the only permit so that the next hashes wait.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let blocker = {
+            let pw = pw.clone();
+            tokio::spawn(async move { pw.with_hasher(move |_| hold.recv().ok()).await })
+        };
+        while pw.demand.load(Ordering::Acquire) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let waiting: Vec<_> = (0..2)
+            .map(|i| {
+                let pw = pw.clone();
+                tokio::spawn(async move { pw.hash(format!("queued password {i}")).await })
+            })
+            .collect();
+        while pw.demand.load(Ordering::Acquire) < 3 {
+            tokio::task::yield_now().await;
+        }
+        // At once: a wait would only end when the blocker is released below.
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            pw.verify("one too many".into(), None),
+        )
+        .await
+        .expect("refused at once, not queued");
+        assert!(matches!(refused, Err(IdpError::Busy)), "{refused:?}");
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        for w in waiting {
+            assert!(w.await.unwrap().unwrap().starts_with("$argon2id$"));
+        }
+        assert_eq!(pw.demand.load(Ordering::Acquire), 0);
+        assert!(!pw.verify("admitted again".into(), None).await.unwrap());
     }
 }

@@ -1,141 +1,483 @@
-//! A small in-memory sliding-window limiter for failed sign-ins, keyed by (kind, key).
+//! In-memory rate limits for sign-in failures and sign-ups, keyed on values an attacker does not
+//! choose freely, in tables whose size is bounded.
 //!
-//! State is per process: with several instances each enforces its own limit (documented in
-//! `docs/identity-provider.md`). Memory is bounded: expired entries are pruned as the map grows.
+//! **What is limited** ([`Limits`], settings in [`RateLimitConfig`]):
+//! - a failed sign-in counts against its (account, client address) pair (default 10 per 15 min),
+//!   the account from every address (default 100 per hour: ASVS 4.0.3 2.2.1) and the client
+//!   address on every account (default 20 per 15 min: password spraying). A stranger's guesses use
+//!   up *their* pair and address, not the owner's pair: the owner, from their own address, is
+//!   refused only after the per-account ceiling, which is ten times higher than the pair's budget.
+//!   A success gives back its address and account attempts and clears its pair.
+//! - a sign-up counts against its client address (default 20 per hour) and against one global
+//!   budget (default 1000 per hour), so a flood of sign-ups, from one address or from many, cannot
+//!   take every hashing thread from sign-in.
+//!
+//! Client addresses are grouped (IPv6 by /64, see [`crate::client_ip`]) before they are a key,
+//! and every key is a 16-byte digest (SHA-256, truncated) of what it names: a 16 KiB email costs
+//! what a short one does.
+//!
+//! **Counting.** Each key holds a ring of [`SLOTS`] counters, each one `window / (SLOTS - 1)`
+//! long; together they always cover at least the last `window`, so a key is never admitted more
+//! than its budget within any window (it may be refused up to one slot longer than an exact log
+//! would). Check and count happen in one step under the table's shard lock, so a burst of
+//! concurrent attempts cannot all pass a check made before any of them was counted; an attempt
+//! that turns out not to count (a success, a failure on the server's side) is given back.
+//!
+//! **Bounded tables.** Each table is a [`quick_cache::sync::Cache`] with a fixed number of
+//! entries ([`TABLE_ENTRIES`], about 80 bytes each): sharded locks, O(1) insertion and eviction,
+//! no scan of the table, no background thread. It was chosen over `moka` (also bounded and O(1),
+//! but with background maintenance and a much larger dependency tree), `governor` (GCRA, but its
+//! keyed store grows until the caller scans it with `retain_recent`, and it cannot give back an
+//! attempt) and the `lru` crate already in the workspace (one global lock, and plain LRU order
+//! lets a flood of one-off keys push out the counters that matter). quick_cache evicts with
+//! S3-FIFO: a new key starts in a small probation queue and is evicted from there first unless it
+//! is seen again, so a flood of distinct keys (random emails, rotating addresses) churns through
+//! the probation queue while the keys under attack, hit again and again, stay counted. Memory
+//! stays bounded whatever the flood; what a flood large enough to push out a hot key buys is that
+//! key's count, which is why the per-address and global limits sit in front of it.
+//!
+//! State is per process: with several instances each enforces its own limits (documented in
+//! `docs/identity-provider.md`).
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use crate::client_ip::group;
+use crate::config::RateLimitConfig;
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// What a limit is keyed on.
+/// Counters per key: the ring covers `SLOTS - 1` whole slots of `window / (SLOTS - 1)` plus the
+/// current, partial one.
+pub(crate) const SLOTS: usize = 16;
+
+/// Entries per table (each ~80 bytes with the table's own overhead: a few MiB per table at most).
+pub(crate) const TABLE_ENTRIES: usize = 1 << 16;
+
+/// A limit's key: a digest of what it names, fixed-size whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimitKind {
-    /// A normalised email address.
-    Account,
-    /// A client address.
-    Address,
+pub(crate) struct Key([u8; 16]);
+
+impl Key {
+    /// The digest of `parts`, each length-prefixed (so `("ab", "c")` and `("a", "bc")` differ).
+    fn of(parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        Self(key)
+    }
+
+    fn address(ip: IpAddr) -> Self {
+        match group(ip) {
+            IpAddr::V4(v4) => Self::of(&[&v4.octets()]),
+            IpAddr::V6(v6) => Self::of(&[&v6.octets()]),
+        }
+    }
 }
 
-const PRUNE_ABOVE: usize = 10_000;
-
-/// Sliding-window failure counter.
-#[derive(Debug)]
-pub struct RateLimiter {
-    max_failures: usize,
-    window: Duration,
-    failures: Mutex<HashMap<(LimitKind, String), VecDeque<Instant>>>,
+/// The counters of one key.
+#[derive(Debug, Clone)]
+struct Window {
+    /// The slot the newest count went to (slots are numbered from the limiter's epoch).
+    newest: u64,
+    /// Counts per slot, slot `n` at `n % SLOTS`.
+    counts: [u16; SLOTS],
 }
 
-impl RateLimiter {
-    /// At most `max_failures` failures per key within `window`.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+impl Window {
+    /// Moves the ring forward to `slot`, forgetting the slots that fell out of it.
+    fn advance(&mut self, slot: u64) {
+        if slot <= self.newest {
+            return;
+        }
+        let gap = (slot - self.newest).min(SLOTS as u64);
+        for n in self.newest + 1..=self.newest + gap {
+            self.counts[(n % SLOTS as u64) as usize] = 0;
+        }
+        self.newest = slot;
+    }
+
+    fn total(&self) -> u32 {
+        self.counts.iter().map(|&c| u32::from(c)).sum()
+    }
+
+    /// The oldest slot that still holds a count.
+    fn oldest(&self) -> Option<u64> {
+        (self.newest.saturating_sub(SLOTS as u64 - 1)..=self.newest)
+            .find(|n| self.counts[(n % SLOTS as u64) as usize] > 0)
+    }
+}
+
+/// A counted attempt, to give back with [`Limiter::refund`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    key: Key,
+    slot: u64,
+}
+
+/// One budget: at most `max` counts per key within `window`, in a bounded table.
+pub(crate) struct Limiter {
+    max: u32,
+    slot_ms: u64,
+    epoch: Instant,
+    table: Cache<Key, Window>,
+}
+
+impl std::fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("max", &self.max)
+            .field("slot_ms", &self.slot_ms)
+            .field("keys", &self.table.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter {
+    /// At most `max` counts per key within `window`; the table holds at most `entries` keys.
+    pub(crate) fn new(max: u32, window: Duration, entries: usize) -> Self {
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         Self {
-            max_failures: max_failures.max(1) as usize,
-            window,
-            failures: Mutex::new(HashMap::new()),
+            max: max.clamp(1, u32::from(u16::MAX)),
+            slot_ms: window_ms.div_ceil(SLOTS as u64 - 1).max(1),
+            epoch: Instant::now(),
+            table: Cache::new(entries.max(64)),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(LimitKind, String), VecDeque<Instant>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Counts one attempt for the key, unless it has used up its budget: then `Err(retry_after)`
-    /// and nothing is counted. Check and count happen under one lock, so a burst of concurrent
-    /// attempts cannot all pass a check made before any of them failed; an attempt that turns
-    /// out not to be a failure is given back with [`refund`](Self::refund).
-    pub fn try_acquire(&self, kind: LimitKind, key: &str) -> Result<(), Duration> {
-        let now = Instant::now();
-        let window = self.window;
-        let mut map = self.lock();
-        if map.len() > PRUNE_ABOVE {
-            map.retain(|_, log| log.back().is_some_and(|t| now.duration_since(*t) < window));
-        }
-        let log = map.entry((kind, key.to_owned())).or_default();
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            log.pop_front();
-        }
-        if log.len() >= self.max_failures {
-            let oldest = log.front().copied().unwrap_or(now);
-            return Err((oldest + window).saturating_duration_since(now));
-        }
-        log.push_back(now);
-        Ok(())
-    }
-
-    /// Gives back one attempt counted by [`try_acquire`](Self::try_acquire) (it succeeded, or
-    /// failed for a reason that is not the caller's, such as the database being down).
-    pub fn refund(&self, kind: LimitKind, key: &str) {
-        let mut map = self.lock();
-        if let Some(log) = map.get_mut(&(kind, key.to_owned())) {
-            log.pop_back();
-            if log.is_empty() {
-                map.remove(&(kind, key.to_owned()));
+    /// Counts one attempt for `key`, unless its budget is used up: then `Err(retry_after)` and
+    /// nothing is counted.
+    pub(crate) fn try_acquire(&self, key: Key) -> Result<Ticket, Duration> {
+        let now = self.now_ms();
+        let slot = now / self.slot_ms;
+        let (max, slot_ms) = (self.max, self.slot_ms);
+        let outcome = self.table.entry(&key, None, |_, window| {
+            window.advance(slot);
+            if window.total() >= max {
+                // Admitted again once the oldest counted slot has left the ring.
+                let free_at = window
+                    .oldest()
+                    .map_or(now, |o| (o + SLOTS as u64) * slot_ms);
+                return EntryAction::Retain(Err(Duration::from_millis(
+                    free_at.saturating_sub(now).max(1),
+                )));
+            }
+            let at = (window.newest % SLOTS as u64) as usize;
+            window.counts[at] = window.counts[at].saturating_add(1);
+            EntryAction::Retain(Ok(window.newest))
+        });
+        match outcome {
+            EntryResult::Retained(result) => result.map(|slot| Ticket { key, slot }),
+            EntryResult::Vacant(guard) => {
+                let mut window = Window {
+                    newest: slot,
+                    counts: [0; SLOTS],
+                };
+                window.counts[(slot % SLOTS as u64) as usize] = 1;
+                // Err only when the placeholder was removed meanwhile (a `reset`): nothing to keep.
+                let _ = guard.insert(window);
+                Ok(Ticket { key, slot })
+            }
+            // Not produced by a callback that always retains, without a timeout.
+            EntryResult::Removed(..) | EntryResult::Replaced(..) | EntryResult::Timeout => {
+                Ok(Ticket { key, slot })
             }
         }
     }
 
-    /// Forgets a key's failures (after a successful sign-in).
-    pub fn reset(&self, kind: LimitKind, key: &str) {
-        self.lock().remove(&(kind, key.to_owned()));
+    /// Gives back an attempt counted by [`try_acquire`](Self::try_acquire) (if its slot is still
+    /// in the ring).
+    pub(crate) fn refund(&self, ticket: Ticket) {
+        let outcome = self
+            .table
+            .entry(&ticket.key, Some(Duration::ZERO), |_, window| {
+                if ticket.slot + (SLOTS as u64) > window.newest {
+                    let at = (ticket.slot % SLOTS as u64) as usize;
+                    window.counts[at] = window.counts[at].saturating_sub(1);
+                }
+                EntryAction::Retain(())
+            });
+        // A vacant key (evicted meanwhile) gets no entry: the guard is dropped unused.
+        drop(outcome);
     }
+
+    /// Forgets a key's counts.
+    pub(crate) fn reset(&self, key: Key) {
+        self.table.remove(&key);
+    }
+
+    /// How many keys the table holds.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+}
+
+/// Which limit refused an attempt, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// `pair`, `account`, `address` or `global` (the security event's `limit` field).
+    pub(crate) limit: &'static str,
+    /// Until the limit admits the next attempt.
+    pub(crate) retry_after: Duration,
+}
+
+impl Refused {
+    /// Whole seconds for `Retry-After` (rounded up, at least 1).
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_millis().div_ceil(1000).max(1) as u64
+    }
+}
+
+/// Every limit of the provider.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pair: Limiter,
+    account: Limiter,
+    address: Limiter,
+    sign_up_address: Limiter,
+    sign_up_global: Limiter,
+}
+
+/// The attempts one sign-in counted. Dropped as is, they stay counted (a failed sign-in); see
+/// [`succeeded`](Self::succeeded) and [`refund`](Self::refund).
+#[derive(Debug)]
+#[must_use = "a sign-in attempt is counted as a failure unless it is settled"]
+pub(crate) struct SignInAttempt<'a> {
+    limits: &'a Limits,
+    pair: Ticket,
+    account: Ticket,
+    address: Option<Ticket>,
+}
+
+impl SignInAttempt<'_> {
+    /// The credentials were right: the address and account attempts are given back and the
+    /// pair's failures forgotten. (The account's other failures are not: an owner who signs in
+    /// now and then must not reset a stranger's budget against the account.)
+    pub(crate) fn succeeded(self) {
+        let limits = self.limits;
+        if let Some(address) = self.address {
+            limits.address.refund(address);
+        }
+        limits.account.refund(self.account);
+        limits.pair.reset(self.pair.key);
+    }
+
+    /// The attempt failed on the server's side (database down): nothing is counted.
+    pub(crate) fn refund(self) {
+        let limits = self.limits;
+        if let Some(address) = self.address {
+            limits.address.refund(address);
+        }
+        limits.account.refund(self.account);
+        limits.pair.refund(self.pair);
+    }
+}
+
+/// The attempts one sign-up counted; [`refund`](Self::refund) gives them back.
+#[derive(Debug)]
+#[must_use = "a sign-up attempt stays counted unless it is refunded"]
+pub(crate) struct SignUpAttempt<'a> {
+    limits: &'a Limits,
+    address: Option<Ticket>,
+    global: Ticket,
+}
+
+impl SignUpAttempt<'_> {
+    /// The sign-up failed on the server's side (database down, hashing queue full): nothing is
+    /// counted.
+    pub(crate) fn refund(self) {
+        if let Some(address) = self.address {
+            self.limits.sign_up_address.refund(address);
+        }
+        self.limits.sign_up_global.refund(self.global);
+    }
+}
+
+impl Limits {
+    /// The limits of `config`.
+    pub(crate) fn new(config: &RateLimitConfig) -> Self {
+        Self::with_entries(config, TABLE_ENTRIES)
+    }
+
+    fn with_entries(config: &RateLimitConfig, entries: usize) -> Self {
+        Self {
+            pair: Limiter::new(config.max_failures, config.window, entries),
+            account: Limiter::new(config.account_max_failures, config.account_window, entries),
+            address: Limiter::new(config.address_max_failures, config.window, entries),
+            sign_up_address: Limiter::new(
+                config.sign_up_per_address,
+                config.sign_up_window,
+                entries,
+            ),
+            sign_up_global: Limiter::new(config.sign_up_global, config.sign_up_window, 64),
+        }
+    }
+
+    /// Counts a sign-in attempt for the normalised `account` from `address` under every limit,
+    /// or refuses it (counting nothing) when one is used up. Without an address the pair is the
+    /// account alone and there is no per-address limit (one shared "unknown" bucket would let a
+    /// single attacker lock everyone out).
+    pub(crate) fn sign_in(
+        &self,
+        account: &str,
+        address: Option<IpAddr>,
+    ) -> Result<SignInAttempt<'_>, Refused> {
+        let pair_key = match address.map(group) {
+            Some(IpAddr::V4(v4)) => Key::of(&[account.as_bytes(), &v4.octets()]),
+            Some(IpAddr::V6(v6)) => Key::of(&[account.as_bytes(), &v6.octets()]),
+            None => Key::of(&[account.as_bytes()]),
+        };
+        let account_key = Key::of(&[b"account", account.as_bytes()]);
+        let address = match address {
+            Some(ip) => Some(
+                self.address
+                    .try_acquire(Key::address(ip))
+                    .map_err(|wait| refused("address", wait))?,
+            ),
+            None => None,
+        };
+        let give_back = |address: Option<Ticket>| {
+            if let Some(ticket) = address {
+                self.address.refund(ticket);
+            }
+        };
+        let account = match self.account.try_acquire(account_key) {
+            Ok(ticket) => ticket,
+            Err(wait) => {
+                give_back(address);
+                return Err(refused("account", wait));
+            }
+        };
+        let pair = match self.pair.try_acquire(pair_key) {
+            Ok(ticket) => ticket,
+            Err(wait) => {
+                give_back(address);
+                self.account.refund(account);
+                return Err(refused("pair", wait));
+            }
+        };
+        Ok(SignInAttempt {
+            limits: self,
+            pair,
+            account,
+            address,
+        })
+    }
+
+    /// Counts a sign-up from `address` under the per-address and the global budget, or refuses
+    /// it (counting nothing).
+    pub(crate) fn sign_up(&self, address: Option<IpAddr>) -> Result<SignUpAttempt<'_>, Refused> {
+        let address = match address {
+            Some(ip) => Some(
+                self.sign_up_address
+                    .try_acquire(Key::address(ip))
+                    .map_err(|wait| refused("address", wait))?,
+            ),
+            None => None,
+        };
+        match self.sign_up_global.try_acquire(Key::of(&[b"sign-up"])) {
+            Ok(global) => Ok(SignUpAttempt {
+                limits: self,
+                address,
+                global,
+            }),
+            Err(wait) => {
+                if let Some(ticket) = address {
+                    self.sign_up_address.refund(ticket);
+                }
+                Err(refused("global", wait))
+            }
+        }
+    }
+}
+
+fn refused(limit: &'static str, retry_after: Duration) -> Refused {
+    Refused { limit, retry_after }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn key(s: &str) -> Key {
+        Key::of(&[s.as_bytes()])
+    }
 
     #[test]
     fn blocks_after_max_and_recovers() {
-        let l = RateLimiter::new(3, Duration::from_millis(200));
+        let l = Limiter::new(3, Duration::from_millis(300), 1024);
         for _ in 0..3 {
-            assert!(l.try_acquire(LimitKind::Account, "a").is_ok());
+            assert!(l.try_acquire(key("a")).is_ok());
         }
-        let retry = l.try_acquire(LimitKind::Account, "a").unwrap_err();
-        assert!(retry <= Duration::from_millis(200) && retry > Duration::ZERO);
+        let retry = l.try_acquire(key("a")).unwrap_err();
         assert!(
-            l.try_acquire(LimitKind::Address, "a").is_ok(),
-            "kinds are separate"
+            retry <= Duration::from_millis(300 + 20) && retry > Duration::ZERO,
+            "{retry:?}"
         );
-        assert!(
-            l.try_acquire(LimitKind::Account, "b").is_ok(),
-            "keys are separate"
-        );
-        std::thread::sleep(Duration::from_millis(220));
-        assert!(
-            l.try_acquire(LimitKind::Account, "a").is_ok(),
-            "window slides"
-        );
-        l.reset(LimitKind::Account, "a");
-        assert!(l.try_acquire(LimitKind::Account, "a").is_ok());
+        assert!(l.try_acquire(key("b")).is_ok(), "keys are separate");
+        std::thread::sleep(retry + Duration::from_millis(5));
+        assert!(l.try_acquire(key("a")).is_ok(), "window slides");
+        l.reset(key("a"));
+        for _ in 0..3 {
+            assert!(l.try_acquire(key("a")).is_ok(), "reset forgets");
+        }
+        assert!(l.try_acquire(key("a")).is_err());
+    }
+
+    /// Never more than the budget within any window, however the attempts are spread.
+    #[test]
+    fn never_admits_more_than_the_budget_within_a_window() {
+        let window = Duration::from_millis(150);
+        let l = Limiter::new(4, window, 1024);
+        let start = Instant::now();
+        let mut admitted: Vec<Instant> = Vec::new();
+        while start.elapsed() < Duration::from_millis(600) {
+            if l.try_acquire(key("k")).is_ok() {
+                admitted.push(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        assert!(admitted.len() >= 8, "it recovers: {}", admitted.len());
+        for (i, t) in admitted.iter().enumerate() {
+            let within = admitted[i..]
+                .iter()
+                .take_while(|u| u.duration_since(*t) < window)
+                .count();
+            assert!(within <= 4, "{within} admitted within one window");
+        }
     }
 
     #[test]
     fn refunds_give_attempts_back() {
-        let l = RateLimiter::new(2, Duration::from_secs(60));
+        let l = Limiter::new(2, Duration::from_secs(60), 1024);
         for _ in 0..5 {
-            l.try_acquire(LimitKind::Address, "ip").unwrap();
-            l.refund(LimitKind::Address, "ip");
+            let t = l.try_acquire(key("ip")).unwrap();
+            l.refund(t);
         }
-        l.try_acquire(LimitKind::Address, "ip").unwrap();
-        l.try_acquire(LimitKind::Address, "ip").unwrap();
-        assert!(l.try_acquire(LimitKind::Address, "ip").is_err());
+        l.try_acquire(key("ip")).unwrap();
+        l.try_acquire(key("ip")).unwrap();
+        assert!(l.try_acquire(key("ip")).is_err());
     }
 
     #[test]
     fn concurrent_attempts_never_exceed_the_budget() {
-        let l = std::sync::Arc::new(RateLimiter::new(10, Duration::from_secs(60)));
+        let l = Arc::new(Limiter::new(10, Duration::from_secs(60), 1024));
         let admitted: usize = (0..8)
             .map(|_| {
                 let l = l.clone();
                 std::thread::spawn(move || {
                     (0..50)
-                        .filter(|_| l.try_acquire(LimitKind::Account, "victim").is_ok())
+                        .filter(|_| l.try_acquire(key("victim")).is_ok())
                         .count()
                 })
             })
@@ -144,5 +486,164 @@ mod tests {
             .map(|t| t.join().unwrap())
             .sum();
         assert_eq!(admitted, 10);
+    }
+
+    /// Keys are fixed-size digests: a 16 KiB email is as small as a short one, and parts are
+    /// length-prefixed.
+    #[test]
+    fn keys_are_fixed_size_digests() {
+        let long = "a".repeat(16 * 1024);
+        assert_eq!(std::mem::size_of_val(&key(&long)), 16);
+        assert_ne!(key(&long), key("a"));
+        assert_ne!(Key::of(&[b"ab", b"c"]), Key::of(&[b"a", b"bc"]));
+    }
+
+    /// A flood of distinct keys keeps the table at its bound, and the key under attack (hit
+    /// again and again during the flood) keeps its count.
+    #[test]
+    fn a_flood_of_distinct_keys_stays_bounded_and_keeps_hot_keys() {
+        let l = Limiter::new(5, Duration::from_secs(600), 1024);
+        for _ in 0..4 {
+            l.try_acquire(key("victim")).unwrap();
+        }
+        for i in 0..50_000 {
+            let _ = l.try_acquire(key(&format!("flood-{i}")));
+            if i % 1000 == 0 {
+                // The attacker keeps probing the victim: refused, and the probe keeps it hot.
+                let _ = l.try_acquire(key("victim"));
+            }
+            assert!(l.len() <= 1024 + 64, "{} keys", l.len());
+        }
+        assert!(
+            l.try_acquire(key("victim")).is_err(),
+            "the hot key's count survived the flood"
+        );
+    }
+
+    fn config() -> RateLimitConfig {
+        RateLimitConfig {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+            account_max_failures: 7,
+            account_window: Duration::from_secs(3600),
+            address_max_failures: 5,
+            sign_up_per_address: 2,
+            sign_up_global: 3,
+            sign_up_window: Duration::from_secs(60),
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
+    /// A stranger's failures use up their own (account, address) pair: the owner, from another
+    /// address, still gets in, until the per-account ceiling.
+    #[test]
+    fn a_stranger_cannot_lock_the_owner_out() {
+        let limits = Limits::new(&config());
+        for _ in 0..3 {
+            drop(limits.sign_in("owner@x.test", ip("192.0.2.66")).unwrap());
+        }
+        let refused = limits
+            .sign_in("owner@x.test", ip("192.0.2.66"))
+            .unwrap_err();
+        assert_eq!(refused.limit, "pair");
+        limits
+            .sign_in("owner@x.test", ip("198.51.100.1"))
+            .unwrap()
+            .succeeded();
+        // Strangers from more addresses reach the account ceiling (7 failures in all).
+        for i in 0..4 {
+            drop(
+                limits
+                    .sign_in("owner@x.test", ip(&format!("203.0.113.{i}")))
+                    .unwrap(),
+            );
+        }
+        let refused = limits
+            .sign_in("owner@x.test", ip("198.51.100.1"))
+            .unwrap_err();
+        assert_eq!(refused.limit, "account");
+        assert!(refused.retry_after <= Duration::from_secs(3600 + 240));
+    }
+
+    /// Spraying: one address, many accounts: the per-address budget; a success is not counted.
+    #[test]
+    fn the_address_budget_stops_spraying() {
+        let limits = Limits::new(&config());
+        limits
+            .sign_in("me@x.test", ip("192.0.2.1"))
+            .unwrap()
+            .succeeded();
+        for i in 0..5 {
+            drop(
+                limits
+                    .sign_in(&format!("u{i}@x.test"), ip("192.0.2.1"))
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            limits
+                .sign_in("v@x.test", ip("192.0.2.1"))
+                .unwrap_err()
+                .limit,
+            "address"
+        );
+        // Refused attempts counted nothing anywhere: another address still has the account.
+        drop(limits.sign_in("v@x.test", ip("192.0.2.2")).unwrap());
+        // A refund gives everything back.
+        for _ in 0..10 {
+            limits
+                .sign_in("w@x.test", ip("192.0.2.3"))
+                .unwrap()
+                .refund();
+        }
+    }
+
+    /// IPv6 addresses of one /64 share their budgets; another /64 does not.
+    #[test]
+    fn ipv6_is_grouped_by_64() {
+        let limits = Limits::new(&config());
+        for i in 0..5 {
+            drop(
+                limits
+                    .sign_in(&format!("u{i}@x.test"), ip(&format!("2001:db8:1:2::{i:x}")))
+                    .unwrap(),
+            );
+        }
+        let rotated = limits.sign_in("z@x.test", ip("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_eq!(rotated.unwrap_err().limit, "address");
+        drop(limits.sign_in("z@x.test", ip("2001:db8:1:3::1")).unwrap());
+        // The pair is keyed by the /64 too.
+        for _ in 0..3 {
+            drop(limits.sign_in("p@x.test", ip("2001:db8:9:9::1")).unwrap());
+        }
+        assert_eq!(
+            limits
+                .sign_in("p@x.test", ip("2001:db8:9:9::2"))
+                .unwrap_err()
+                .limit,
+            "pair"
+        );
+    }
+
+    #[test]
+    fn sign_ups_per_address_and_global() {
+        let limits = Limits::new(&config());
+        for _ in 0..2 {
+            drop(limits.sign_up(ip("192.0.2.1")).unwrap());
+        }
+        assert_eq!(
+            limits.sign_up(ip("192.0.2.1")).unwrap_err().limit,
+            "address"
+        );
+        limits.sign_up(ip("192.0.2.2")).unwrap().refund();
+        drop(limits.sign_up(ip("192.0.2.2")).unwrap());
+        let refused = limits.sign_up(ip("192.0.2.3")).unwrap_err();
+        assert_eq!(refused.limit, "global");
+        assert!(refused.retry_after_secs() >= 1 && refused.retry_after_secs() <= 64);
+        // Without an address only the global budget applies, and it is used up.
+        assert_eq!(limits.sign_up(None).unwrap_err().limit, "global");
     }
 }

@@ -21,7 +21,7 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::json;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 type AppState = Arc<Inner>;
@@ -73,13 +73,14 @@ async fn read_post<T: DeserializeOwned + Redirecting>(
     })
 }
 
-async fn sign_up(State(inner): State<AppState>, req: Request) -> Response {
+async fn sign_up(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
     let post = match read_post::<SignUpRequest>(&inner, req, false).await {
         Ok(post) => post,
         Err(refused) => return refused,
     };
+    let session_id = auth.claims().and_then(|c| c.sid.as_deref());
     let outcome = inner
-        .sign_up(&post.input, &caller(&inner, &post.parts, None))
+        .sign_up(&post.input, &caller(&inner, &post.parts, session_id))
         .await;
     session_response(
         outcome,
@@ -111,7 +112,14 @@ async fn sign_out(State(inner): State<AppState>, Auth(auth): Auth, req: Request)
         .await
     {
         Ok(()) => signed_out_response(&inner, &post),
-        Err(e) => ApiError::from(e).into_response(),
+        // The session could not be revoked (database down): say so, but sign the browser out
+        // all the same. Its refresh secret stays valid until it expires or the database is back
+        // and the user signs out again (or everywhere).
+        Err(e) => {
+            let mut response = ApiError::from(e).into_response();
+            append_cookies(&mut response, inner.clear_cookies());
+            response
+        }
     }
 }
 
@@ -130,7 +138,12 @@ async fn sign_out_all(State(inner): State<AppState>, Auth(auth): Auth, req: Requ
             append_cookies(&mut response, inner.clear_cookies());
             response
         }
-        Err(e) => ApiError::from(e).into_response(),
+        // As for sign-out: the browser is signed out even when the store cannot answer.
+        Err(e) => {
+            let mut response = ApiError::from(e).into_response();
+            append_cookies(&mut response, inner.clear_cookies());
+            response
+        }
     }
 }
 
@@ -199,10 +212,11 @@ async fn token(State(inner): State<AppState>, Auth(auth): Auth) -> Response {
 
 async fn jwks(State(inner): State<AppState>) -> Response {
     let mut response = Json(inner.keys.jwks()).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    // A rotation waits this long before the new key signs (`IdpConfig::key_activation_delay`).
+    let max_age = format!("public, max-age={}", inner.config.jwks_max_age.as_secs());
+    if let Ok(value) = HeaderValue::from_str(&max_age) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     response
 }
 
@@ -234,21 +248,21 @@ fn caller<'a>(inner: &Inner, parts: &'a Parts, session_id: Option<&'a str>) -> C
     }
 }
 
-/// The client's address for the per-address rate limit, or `None` when it cannot be known (no
-/// trusted header configured and no `ConnectInfo`, as under `dioxus::serve`): one shared
-/// "unknown" bucket would let a single attacker lock every user out.
-fn client_address(inner: &Inner, parts: &Parts) -> Option<String> {
-    if let Some(name) = &inner.config.trusted_ip_header
-        && let Some(value) = parts.headers.get(name).and_then(|v| v.to_str().ok())
-        && let Some(first) = value.split(',').next().map(str::trim)
-        && !first.is_empty()
-    {
-        return Some(prefix(first, 64).to_owned());
-    }
-    parts
+/// The client's address for the per-address rate limits (`client_ip.rs`: the socket peer, or
+/// read from the trusted proxies' headers), or `None` when it cannot be known (no proxy
+/// configured and no `ConnectInfo`, as under `dioxus::serve`): one shared "unknown" bucket would
+/// let a single attacker lock every user out.
+fn client_address(inner: &Inner, parts: &Parts) -> Option<IpAddr> {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| c.0.ip());
+    crate::client_ip::client_address(
+        &inner.config.trusted_proxies,
+        inner.config.trusted_ip_header.as_ref(),
+        &parts.headers,
+        peer,
+    )
 }
 
 /// At most the first `max_chars` characters of `s`.

@@ -1,7 +1,13 @@
 //! Sessions: ids, refresh secrets (stored as SHA-256), the roles → permissions mapping, and
 //! session JWT minting.
+//!
+//! A refresh secret is `<family tag>.<random>`: the family tag (128 random bits) is drawn when
+//! the session starts and kept by every rotation, the random part (256 bits) is new each time.
+//! The store keeps the SHA-256 of the current secret, of the previous one, and of the family
+//! tag, so a rotated-out secret of any generation still names its session (reuse detection).
 
 use super::Inner;
+use super::config::IdpConfig;
 use super::error::IdpError;
 use super::store::{NewSession, SessionRow, now};
 use auth_types::SessionClaims;
@@ -62,22 +68,57 @@ pub(crate) struct Minted {
     pub claims: SessionClaims,
 }
 
+/// A refresh secret and the hashes the store keeps of it.
+pub(crate) struct RefreshSecret {
+    /// `<family tag>.<random>`: what the `__refresh` cookie carries.
+    pub secret: String,
+    /// SHA-256 of `secret`.
+    pub hash: String,
+    /// SHA-256 of the family tag.
+    pub family_hash: String,
+}
+
+impl std::fmt::Debug for RefreshSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshSecret").finish_non_exhaustive()
+    }
+}
+
+impl RefreshSecret {
+    /// The next secret of the family `family` (a new family when `None`).
+    pub(crate) fn next(family: Option<&str>) -> Self {
+        let family = family.map_or_else(|| random_token(16), str::to_owned);
+        let secret = format!("{family}.{}", random_token(32));
+        Self {
+            hash: hash_secret(&secret),
+            family_hash: hash_secret(&family),
+            secret,
+        }
+    }
+}
+
+/// The family tag of a presented refresh secret; `None` for a secret issued before rotation
+/// existed (no tag) or a malformed one.
+pub(crate) fn family_of(secret: &str) -> Option<&str> {
+    secret
+        .split_once('.')
+        .map(|(family, _)| family)
+        .filter(|f| !f.is_empty())
+}
+
 /// A new session: its id and the refresh secret to put in the cookie.
 #[derive(Debug)]
 pub(crate) struct IssuedSession {
     pub id: String,
-    pub refresh_secret: String,
-    pub refresh_hash: String,
+    pub refresh: RefreshSecret,
     pub expires_at: i64,
 }
 
 impl IssuedSession {
     pub(crate) fn new(session_ttl_secs: u64) -> Self {
-        let refresh_secret = random_token(32);
         Self {
             id: new_id("sess"),
-            refresh_hash: hash_secret(&refresh_secret),
-            refresh_secret,
+            refresh: RefreshSecret::next(None),
             expires_at: now() + session_ttl_secs as i64,
         }
     }
@@ -85,7 +126,8 @@ impl IssuedSession {
     pub(crate) fn row<'a>(&'a self, user_agent: Option<&'a str>) -> NewSession<'a> {
         NewSession {
             id: &self.id,
-            refresh_secret_hash: &self.refresh_hash,
+            refresh_secret_hash: &self.refresh.hash,
+            family_hash: &self.refresh.family_hash,
             expires_at: self.expires_at,
             user_agent,
         }
@@ -93,9 +135,28 @@ impl IssuedSession {
 }
 
 impl SessionRow {
-    pub(crate) fn is_active(&self) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now()
+    /// When the session ends whatever its activity: its stored expiry, or its start plus the
+    /// configured max age if that was lowered since.
+    pub(crate) fn absolute_end(&self, config: &IdpConfig) -> i64 {
+        let max_age = i64::try_from(config.session_ttl.as_secs()).unwrap_or(i64::MAX);
+        self.expires_at.min(self.created_at.saturating_add(max_age))
     }
+
+    /// Not revoked, not past its absolute end, not idle for longer than the idle timeout.
+    pub(crate) fn is_active(&self, config: &IdpConfig) -> bool {
+        let now = now();
+        let idle = i64::try_from(config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+        self.revoked_at.is_none()
+            && now < self.absolute_end(config)
+            && now < self.last_active_at.saturating_add(idle)
+    }
+}
+
+/// The `Max-Age` of a refresh cookie set at `now` for a session ending at `absolute_end`: never
+/// past that end, and no longer than the idle timeout (each refresh sets it again).
+pub(crate) fn refresh_cookie_max_age(config: &IdpConfig, absolute_end: i64, now: i64) -> i64 {
+    let idle = i64::try_from(config.session_idle_timeout.as_secs()).unwrap_or(i64::MAX);
+    absolute_end.saturating_sub(now).min(idle).max(0)
 }
 
 impl Inner {
@@ -153,5 +214,21 @@ mod tests {
         assert_eq!(hash_secret("x"), hash_secret("x"));
         assert_ne!(hash_secret("x"), hash_secret("y"));
         assert!(new_id("user").starts_with("user_"));
+    }
+
+    #[test]
+    fn refresh_secret_families() {
+        let first = RefreshSecret::next(None);
+        let family = family_of(&first.secret).unwrap();
+        assert_eq!(family.len(), 22);
+        assert_eq!(first.secret.len(), 22 + 1 + 43);
+        let second = RefreshSecret::next(Some(family));
+        assert_eq!(family_of(&second.secret), Some(family));
+        assert_eq!(second.family_hash, first.family_hash);
+        assert_ne!(second.hash, first.hash);
+        assert_ne!(RefreshSecret::next(None).family_hash, first.family_hash);
+        assert_eq!(family_of("legacysecretwithoutdot"), None);
+        assert_eq!(family_of(".x"), None);
+        assert!(!format!("{first:?}").contains(&first.secret));
     }
 }

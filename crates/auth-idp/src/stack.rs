@@ -10,11 +10,6 @@ use http::request::Parts;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often an instance re-reads the signing keys from the database, so a rotation made by
-/// another instance (or the CLI) is picked up without a restart. Shorter than the provider's
-/// signing-key cache (`keys::KEY_CACHE_MAX_AGE`, 30 s): every instance's verifier knows a new key
-/// before any instance signs with it.
-const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// How often an instance deletes old sessions, and how long after expiry or revocation they are
 /// kept (for support questions). Several instances purging at once is harmless.
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -81,7 +76,9 @@ fn spawn_maintenance(idp: Idp) {
         return;
     };
     runtime.spawn(async move {
-        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        // Re-reading the keys (`IdpConfig::key_reload_interval`) picks up a key rotated in by
+        // another instance or the CLI; a rotation waits for it before the new key signs.
+        let mut tick = tokio::time::interval(idp.config().effective_key_reload_interval());
         tick.tick().await;
         let mut last_purge: Option<tokio::time::Instant> = None;
         loop {

@@ -37,10 +37,31 @@ pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.image_url, u.cre
 pub(crate) struct SessionRow {
     pub id: String,
     pub user_id: String,
+    pub created_at: i64,
+    pub last_active_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     pub roles: Vec<String>,
+    /// SHA-256 of the current refresh secret.
+    pub refresh_secret_hash: String,
+    /// SHA-256 of the secret the last rotation replaced, and when (the grace runs from then).
+    pub previous_secret_hash: Option<String>,
+    pub rotated_at: Option<i64>,
 }
+
+/// One refresh-secret rotation: the session, the secret it replaces, and its successor.
+#[derive(Debug)]
+pub(crate) struct Rotation<'a> {
+    pub session_id: &'a str,
+    pub old_hash: &'a str,
+    pub new_hash: &'a str,
+    pub family_hash: &'a str,
+    pub now: i64,
+}
+
+/// `last_active_at` is written at most this often (seconds): a refresh within a minute of the
+/// last recorded activity leaves it alone. The idle timeout is at least a minute.
+pub(crate) const ACTIVITY_RESOLUTION_SECS: i64 = 60;
 
 /// A signing key row.
 #[derive(Debug, Clone)]
@@ -49,7 +70,12 @@ pub(crate) struct KeyRow {
     pub alg: String,
     pub private_key_pem: String,
     pub public_jwk: String,
+    /// Signs now (`current_marker`).
     pub current: bool,
+    /// Published, waiting for `activates_at` to sign (`next_marker`).
+    pub next: bool,
+    /// Unix seconds from which the key signs (its creation time for keys made current at once).
+    pub activates_at: i64,
 }
 
 /// Everything sign-up writes, in one transaction.
@@ -68,6 +94,7 @@ pub(crate) struct NewAccount<'a> {
 pub(crate) struct NewSession<'a> {
     pub id: &'a str,
     pub refresh_secret_hash: &'a str,
+    pub family_hash: &'a str,
     pub expires_at: i64,
     pub user_agent: Option<&'a str>,
 }
@@ -330,11 +357,30 @@ impl Store {
         result
     }
 
-    pub(crate) async fn session_by_refresh_hash(
+    /// The session whose current or previous refresh secret hashes to `hash` (secrets issued
+    /// before rotation existed carry no family tag).
+    pub(crate) async fn session_by_secret_hash(
         &self,
         hash: &str,
     ) -> Result<Option<SessionRow>, IdpError> {
-        self.session_where("s.refresh_secret_hash = $1", hash).await
+        match self
+            .session_where("s.refresh_secret_hash = $1", hash)
+            .await?
+        {
+            Some(row) => Ok(Some(row)),
+            None => {
+                self.session_where("s.previous_secret_hash = $1", hash)
+                    .await
+            }
+        }
+    }
+
+    /// The session whose refresh secrets share the family tag hashing to `family_hash`.
+    pub(crate) async fn session_by_family(
+        &self,
+        family_hash: &str,
+    ) -> Result<Option<SessionRow>, IdpError> {
+        self.session_where("s.family_hash = $1", family_hash).await
     }
 
     pub(crate) async fn session_by_id(&self, id: &str) -> Result<Option<SessionRow>, IdpError> {
@@ -343,30 +389,50 @@ impl Store {
 
     async fn session_where(&self, cond: &str, arg: &str) -> Result<Option<SessionRow>, IdpError> {
         let row = sqlx::query(&format!(
-            "SELECT s.id, s.user_id, s.expires_at, s.revoked_at, u.roles \
+            "SELECT s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at, \
+             u.roles, s.refresh_secret_hash, s.previous_secret_hash, s.rotated_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE {cond}"
         ))
         .bind(arg)
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let roles: String = r.try_get(4)?;
+        let roles: String = r.try_get(6)?;
         Ok(Some(SessionRow {
             id: r.try_get(0)?,
             user_id: r.try_get(1)?,
-            expires_at: r.try_get(2)?,
-            revoked_at: r.try_get(3)?,
+            created_at: r.try_get(2)?,
+            last_active_at: r.try_get(3)?,
+            expires_at: r.try_get(4)?,
+            revoked_at: r.try_get(5)?,
             roles: serde_json::from_str(&roles).unwrap_or_default(),
+            refresh_secret_hash: r.try_get(7)?,
+            previous_secret_hash: r.try_get(8)?,
+            rotated_at: r.try_get(9)?,
         }))
     }
 
-    pub(crate) async fn touch_session(&self, id: &str) -> Result<(), IdpError> {
-        sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Replaces a live session's refresh secret, keeping the old one as its previous secret;
+    /// `last_active_at` moves only when it is at least [`ACTIVITY_RESOLUTION_SECS`] old.
+    /// Conditional on the old secret still being current: `false` when another request (or
+    /// instance) rotated it first, or the session was revoked, so two concurrent refreshes
+    /// cannot fork a session into two live secrets.
+    pub(crate) async fn rotate_session(&self, r: &Rotation<'_>) -> Result<bool, IdpError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET refresh_secret_hash = $1, previous_secret_hash = $2, \
+             rotated_at = $3, family_hash = $4, last_active_at = CASE WHEN last_active_at <= $5 \
+             THEN $3 ELSE last_active_at END \
+             WHERE id = $6 AND refresh_secret_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(r.new_hash)
+        .bind(r.old_hash)
+        .bind(r.now)
+        .bind(r.family_hash)
+        .bind(r.now - ACTIVITY_RESOLUTION_SECS)
+        .bind(r.session_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub(crate) async fn revoke_session(&self, id: &str) -> Result<(), IdpError> {
@@ -402,10 +468,11 @@ impl Store {
 
     // ---- signing keys ---------------------------------------------------------------------
 
-    /// The current key and every key retired after `retired_after`.
+    /// The current key, the next key, and every key retired after `retired_after`.
     pub(crate) async fn load_keys(&self, retired_after: i64) -> Result<Vec<KeyRow>, IdpError> {
         let rows = sqlx::query(
-            "SELECT kid, alg, private_key_pem, public_jwk, current_marker \
+            "SELECT kid, alg, private_key_pem, public_jwk, current_marker, next_marker, \
+             COALESCE(activates_at, created_at) \
              FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
              ORDER BY created_at DESC, kid",
         )
@@ -414,25 +481,30 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let marker: Option<i64> = r.try_get(4)?;
+                let current: Option<i64> = r.try_get(4)?;
+                let next: Option<i64> = r.try_get(5)?;
                 Ok(KeyRow {
                     kid: r.try_get(0)?,
                     alg: r.try_get(1)?,
                     private_key_pem: r.try_get(2)?,
                     public_jwk: r.try_get(3)?,
-                    current: marker == Some(1),
+                    current: current == Some(1),
+                    next: next == Some(1),
+                    activates_at: r.try_get(6)?,
                 })
             })
             .collect()
     }
 
-    /// Inserts a new current key, retiring the previous current key first when `retire` is set.
+    /// Inserts a new current key that signs at once. With `retire` (an immediate rotation) the
+    /// previous current key and a next key waiting to sign are retired first (both stay published
+    /// for the retirement window: an instance may have just started signing with the next one).
     /// Fails with a unique violation when another instance made a current key concurrently.
     pub(crate) async fn insert_current_key(
         &self,
         kid: &str,
         alg: &str,
-        private_key_pem: &str,
+        private_key: &str,
         public_jwk: &str,
         retire: bool,
     ) -> Result<(), IdpError> {
@@ -442,8 +514,8 @@ impl Store {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             if retire {
                 sqlx::query(
-                    "UPDATE signing_keys SET current_marker = NULL, retired_at = $1 \
-                     WHERE current_marker = 1",
+                    "UPDATE signing_keys SET current_marker = NULL, next_marker = NULL, \
+                     retired_at = $1 WHERE current_marker = 1 OR next_marker = 1",
                 )
                 .bind(now)
                 .execute(&mut *tx)
@@ -451,11 +523,12 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO signing_keys (kid, alg, private_key_pem, public_jwk, created_at, \
-                 retired_at, current_marker) VALUES ($1, $2, $3, $4, $5, NULL, 1)",
+                 retired_at, current_marker, next_marker, activates_at) \
+                 VALUES ($1, $2, $3, $4, $5, NULL, 1, NULL, $5)",
             )
             .bind(kid)
             .bind(alg)
-            .bind(private_key_pem)
+            .bind(private_key)
             .bind(public_jwk)
             .bind(now)
             .execute(&mut *tx)
@@ -466,6 +539,103 @@ impl Store {
         .await;
         release(conn, &result).await;
         result
+    }
+
+    /// Inserts the next key: published now, signing from `activates_at`. Fails with a unique
+    /// violation when a next key already exists (a rotation under way).
+    pub(crate) async fn insert_next_key(
+        &self,
+        kid: &str,
+        alg: &str,
+        private_key: &str,
+        public_jwk: &str,
+        activates_at: i64,
+    ) -> Result<(), IdpError> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_key_pem, public_jwk, created_at, \
+             retired_at, current_marker, next_marker, activates_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL, NULL, 1, $6)",
+        )
+        .bind(kid)
+        .bind(alg)
+        .bind(private_key)
+        .bind(public_jwk)
+        .bind(now())
+        .bind(activates_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that the next key `kid` signs since `activates_at`: it becomes current and the
+    /// previous current key is retired as of that time. Idempotent under concurrency: the first
+    /// statement claims the next key's row, so of instances doing this at once one moves the
+    /// markers and the others find nothing to claim.
+    pub(crate) async fn activate_next_key(
+        &self,
+        kid: &str,
+        activates_at: i64,
+    ) -> Result<(), IdpError> {
+        let mut conn = self.pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let claimed = sqlx::query(
+                "UPDATE signing_keys SET next_marker = NULL WHERE kid = $1 AND next_marker = 1",
+            )
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
+            if claimed.rows_affected() == 1 {
+                sqlx::query(
+                    "UPDATE signing_keys SET current_marker = NULL, retired_at = $1 \
+                     WHERE current_marker = 1 AND kid <> $2",
+                )
+                .bind(activates_at)
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE signing_keys SET current_marker = 1 WHERE kid = $1")
+                    .bind(kid)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        release(conn, &result).await;
+        result
+    }
+
+    /// `(kid, PEM)` of every private key stored as plaintext PEM.
+    pub(crate) async fn plaintext_private_keys(&self) -> Result<Vec<(String, String)>, IdpError> {
+        let rows = sqlx::query(
+            "SELECT kid, private_key_pem FROM signing_keys \
+             WHERE private_key_pem LIKE '-----BEGIN%'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Replaces a stored private key if it still holds `old` (compare-and-set).
+    pub(crate) async fn replace_private_key(
+        &self,
+        kid: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<(), IdpError> {
+        sqlx::query(
+            "UPDATE signing_keys SET private_key_pem = $1 WHERE kid = $2 AND private_key_pem = $3",
+        )
+        .bind(new)
+        .bind(kid)
+        .bind(old)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -493,7 +663,8 @@ async fn insert_session(
 ) -> Result<(), IdpError> {
     sqlx::query(
         "INSERT INTO sessions (id, user_id, refresh_secret_hash, created_at, last_active_at, \
-         expires_at, revoked_at, user_agent) VALUES ($1, $2, $3, $4, $4, $5, NULL, $6)",
+         expires_at, revoked_at, user_agent, family_hash) \
+         VALUES ($1, $2, $3, $4, $4, $5, NULL, $6, $7)",
     )
     .bind(s.id)
     .bind(user_id)
@@ -501,6 +672,7 @@ async fn insert_session(
     .bind(now)
     .bind(s.expires_at)
     .bind(s.user_agent)
+    .bind(s.family_hash)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -524,25 +696,77 @@ pub(crate) fn user_from_row(r: &AnyRow) -> Result<UserRecord, IdpError> {
     })
 }
 
-/// Creates the parent folder of a `sqlite://path?…` / `sqlite:path` database file.
+/// Creates the folder of a `sqlite://path?…` / `sqlite:path` database file, owner-only (0700),
+/// and, with `mode=rwc`, the file itself owner-only (0600) before SQLite would create it with
+/// the umask's mode (0644 as a rule): it holds password hashes and signing keys. SQLite gives
+/// the `-wal` and `-shm` files it creates the database file's mode. An existing file (or
+/// `-wal`/`-shm`) readable by others is narrowed to 0600; existing folders are left alone.
 fn create_sqlite_folder(url: &str) -> Result<(), IdpError> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .unwrap_or(url);
-    let path = rest.split('?').next().unwrap_or_default();
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() || path.starts_with(':') {
         return Ok(()); // in-memory
     }
-    if let Some(parent) = std::path::Path::new(path).parent()
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).map_err(|e| {
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(parent).map_err(|e| {
             IdpError::Startup(format!(
                 "cannot create the folder of the SQLite database ({}): {e}",
                 parent.display()
             ))
         })?;
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if query.split('&').any(|p| p == "mode=rwc") {
+            let created = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
+            match created {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(IdpError::Startup(format!(
+                        "cannot create the SQLite database ({}): {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let mut shm = path.as_os_str().to_owned();
+        shm.push("-shm");
+        for file in [path.as_os_str(), &wal, &shm] {
+            let Ok(meta) = std::fs::metadata(file) else {
+                continue;
+            };
+            if meta.is_file()
+                && meta.permissions().mode() & 0o077 != 0
+                && let Err(e) =
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(
+                    file = %std::path::Path::new(file).display(),
+                    error = %e,
+                    "the SQLite database is open to other users and could not be narrowed to 0600"
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = query;
     Ok(())
 }

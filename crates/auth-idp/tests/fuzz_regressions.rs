@@ -71,14 +71,14 @@ fn check(endpoint: Endpoint, content_type: Option<&str>, body: &[u8]) {
         Endpoint::SignUp => {
             assert_eq!(normalise_email(&parsed.email), parsed.email);
             assert!(is_valid_email(&parsed.email));
-            assert!((8..=256).contains(&parsed.password.chars().count()));
+            assert!((8..=128).contains(&parsed.password.chars().count()));
             assert_ne!(parsed.password.trim().to_lowercase(), parsed.email);
             assert_eq!(parsed.name.trim(), parsed.name);
             assert!(parsed.name.chars().count() <= 200);
             assert!(!parsed.name.chars().any(char::is_control));
         }
         Endpoint::SignIn => {
-            assert!(parsed.password.chars().count() <= 256);
+            assert!(parsed.password.chars().count() <= 128);
             assert!(!parsed.plausible || is_valid_email(&parsed.email));
         }
         Endpoint::SignOut => {}

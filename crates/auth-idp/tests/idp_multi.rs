@@ -51,7 +51,7 @@ async fn two_instances_share_keys_and_sessions(kind: Kind) {
     );
     let token_a = jar.cookies["__session"].clone();
     assert!(verify(&sb.idp, &token_a).await.is_some());
-    let Renewal::Renewed(Renewed { token, claims }) = renew(&sb.idp, &jar).await else {
+    let Renewal::Renewed(Renewed { token, claims, .. }) = renew(&sb.idp, &jar).await else {
         panic!("B refreshes A's session");
     };
     assert!(verify(&sa.idp, &token).await.is_some());
@@ -132,7 +132,8 @@ async fn key_rotation_keeps_old_tokens_valid(kind: Kind) {
         .kid
         .unwrap();
 
-    let new_kid = s.idp.rotate_keys().await.unwrap();
+    // An immediate rotation (`rotate-keys --now`, after a leak); the staged one: tests/keys.rs.
+    let new_kid = s.idp.rotate_keys_now().await.unwrap();
     assert_ne!(new_kid, old_kid);
     let jwks = s.idp.jwks();
     assert_eq!(jwks.keys.len(), 2, "retired key still published");
@@ -151,7 +152,7 @@ async fn key_rotation_keeps_old_tokens_valid(kind: Kind) {
     );
     assert!(verify(&s.idp, &old_token).await.is_some());
     // Another instance publishes (and its verifier knows) the new key once it re-reads the
-    // keys, as its stack's background task does every 10 s.
+    // keys, as its stack's background task does every `key_reload_interval` (10 s).
     assert_eq!(other.reload_keys().await.unwrap().keys.len(), 2);
     assert!(
         verify(&other, &token).await.is_some(),

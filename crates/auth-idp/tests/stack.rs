@@ -190,8 +190,9 @@ async fn the_stack_purges_sessions_that_ended_long_ago(kind: Kind) {
     assert_eq!(me.status, 200, "the live session is untouched");
 }
 
-/// `Idp::rotate_keys` in a running server: the next token is signed with the new key, and this
-/// instance's own verifier accepts it at once (not only after the 10 s background reload).
+/// `Idp::rotate_keys_now` in a running server: the next token is signed with the new key, and
+/// this instance's own verifier accepts it at once (not only after the background reload).
+/// (Staged rotation, `Idp::rotate_keys`: tests/keys.rs.)
 async fn a_rotation_is_verified_at_once_by_its_own_instance(kind: Kind) {
     let db = TestDb::new(kind).await;
     let s = start(&db).await;
@@ -202,7 +203,7 @@ async fn a_rotation_is_verified_at_once_by_its_own_instance(kind: Kind) {
             .status,
         201
     );
-    let new_kid = s.idp.rotate_keys().await.unwrap();
+    let new_kid = s.idp.rotate_keys_now().await.unwrap();
     let Renewal::Renewed(renewed) = renew(&s.idp, &jar).await else {
         panic!("the session renews");
     };

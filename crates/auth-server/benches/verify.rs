@@ -50,7 +50,7 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
-    // One request through the layer and a router, as the demo's `/api/health` (no token) and
+    // One request through the layer and a router, as the app's `/api/health` (no token) and
     // `/api/me` (Bearer, `RequireAuth`) serve it, minus the network: what authentication adds per
     // request on top of routing and JSON.
     let mut group = c.benchmark_group("request");

@@ -15,20 +15,60 @@ use std::pin::Pin;
 /// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A session token freshly minted by [`SessionBackend::refresh`].
+/// A session token freshly minted by [`SessionBackend::refresh`], and the session's new refresh
+/// secret when the backend rotated it.
 ///
 /// ```
 /// let claims: auth_types::SessionClaims = serde_json::from_str(
 ///     r#"{"sub":"user_1","sid":"sess_1","iss":"https://a.example","exp":1900000000}"#).unwrap();
-/// let renewed = auth_server::Renewed { token: "h.p.s".into(), claims };
-/// # let _ = renewed;
+/// // Rotated: the layer sets the new token and the new refresh secret, kept for an hour.
+/// let renewed = auth_server::Renewed::new("h.p.s", claims).with_refresh_secret("n3w-s3cret", 3600);
+/// assert_eq!(renewed.refresh_secret.as_deref(), Some("n3w-s3cret"));
+/// assert!(!format!("{renewed:?}").contains("n3w-s3cret"), "Debug hides secrets");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Renewed {
-    /// The new session JWT; the layer sets it as the `__session` cookie.
+    /// The new session JWT; the layer sets it as the session cookie.
     pub token: String,
     /// Its claims, trusted as is: the backend is in-process code that just signed the token.
     pub claims: SessionClaims,
+    /// The session's new refresh secret when the refresh rotated it; the layer sets it as the
+    /// refresh cookie. `None` leaves the browser's refresh cookie as it is (no rotation, or a
+    /// request that raced a rotation and must not overwrite the secret the winner set).
+    pub refresh_secret: Option<String>,
+    /// How long the browser keeps the new refresh cookie (seconds): never past the session's
+    /// absolute end. Ignored without [`refresh_secret`](Self::refresh_secret).
+    pub refresh_max_age_secs: i64,
+}
+
+impl Renewed {
+    /// A new token, the refresh secret unchanged.
+    pub fn new(token: impl Into<String>, claims: SessionClaims) -> Self {
+        Self {
+            token: token.into(),
+            claims,
+            refresh_secret: None,
+            refresh_max_age_secs: 0,
+        }
+    }
+
+    /// Adds the rotated refresh secret and its cookie's `Max-Age` in seconds.
+    pub fn with_refresh_secret(mut self, secret: impl Into<String>, max_age_secs: i64) -> Self {
+        self.refresh_secret = Some(secret.into());
+        self.refresh_max_age_secs = max_age_secs;
+        self
+    }
+}
+
+impl fmt::Debug for Renewed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token and the secret are credentials: never in a log line.
+        f.debug_struct("Renewed")
+            .field("claims", &self.claims)
+            .field("refresh_rotated", &self.refresh_secret.is_some())
+            .field("refresh_max_age_secs", &self.refresh_max_age_secs)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A user store failed (database down, …). Extractors answer 503 for it; the message is logged,
@@ -66,8 +106,9 @@ impl std::error::Error for BackendError {
 /// one-refresh-per-request rule and the SSR helpers.
 ///
 /// The layer calls [`refresh`](Self::refresh) **at most once per request**, only for requests
-/// that present cookies (never for a `Bearer` token), and only when their `__session` token is
-/// missing, refused or expired, or about to expire on the paths that hand a token to the client.
+/// that present cookies (never for a `Bearer` token) and need a user (never for static files:
+/// see [`AuthLayer`](crate::AuthLayer)), and only when their session token is missing, refused
+/// or expired, or about to expire on the paths that hand a token to the client.
 /// The backend never reads a request: the layer passes it the `__refresh` cookie's value and sets
 /// the cookies itself.
 ///
@@ -84,9 +125,15 @@ impl std::error::Error for BackendError {
 ///         Box::pin(async move {
 ///             // Find the session whose refresh secret hashes to this one; `Ok(None)` when it is
 ///             // unknown, revoked or expired (the layer then clears the cookies). Otherwise sign
-///             // a new short-lived token for it.
-///             let _ = refresh_secret;
-///             Ok(None)
+///             // a new short-lived token for it and rotate the secret: store the new secret's
+///             // hash with `UPDATE … WHERE refresh_secret_hash = <old hash>` (so two concurrent
+///             // refreshes cannot both rotate), and hand the new secret to the layer, which sets
+///             // the refresh cookie.
+///             let Some(claims) = find_session(refresh_secret) else {
+///                 return Ok(None);
+///             };
+///             let token = sign(&claims);
+///             Ok(Some(Renewed::new(token, claims).with_refresh_secret(new_secret(), 7 * 24 * 3600)))
 ///         })
 ///     }
 ///
@@ -106,6 +153,9 @@ impl std::error::Error for BackendError {
 ///     }
 /// }
 ///
+/// # fn find_session(_: &str) -> Option<auth_types::SessionClaims> { None }
+/// # fn sign(_: &auth_types::SessionClaims) -> String { String::new() }
+/// # fn new_secret() -> String { String::new() }
 /// # fn wire(verifier: auth_server::Verifier) {
 /// let layer = auth_server::AuthLayer::new(verifier)
 ///     .with_backend(std::sync::Arc::new(MyUsers), auth_server::SessionCookies::new(true));

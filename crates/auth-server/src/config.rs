@@ -37,7 +37,7 @@ pub enum KeySource {
 /// | `AUTH_ISSUER` | the exact `iss` of the tokens (a trailing `/` is ignored); required for `jwks` | — |
 /// | `AUTH_JWKS_URL` | where the issuer's public keys are | discovery (`{issuer}/.well-known/openid-configuration` → `jwks_uri`), falling back to `{issuer}/.well-known/jwks.json` |
 /// | `AUTH_PUBLIC_KEY` | a PEM public key (RSA, P-256/P-384 or Ed25519) instead of a URL: networkless; `\n` escapes are accepted | — |
-/// | `AUTH_AUDIENCE` | comma list; when set, `aud` must contain one of them | any `aud` accepted |
+/// | `AUTH_AUDIENCE` | comma list; when set, `aud` must contain one of them. With `jwks`, this or `AUTH_AUTHORIZED_PARTIES` is required (RFC 8725 §3.9) | — |
 /// | `AUTH_AUTHORIZED_PARTIES` | comma list; when set, an `azp` claim must be one of them | not checked |
 /// | `AUTH_ALGORITHMS` | comma list, an allow-list among `ES256`, `ES384`, `EdDSA`, `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512` | `ES256,EdDSA,RS256,RS384,RS512` |
 /// | `AUTH_CLOCK_SKEW_SECS` | leeway for `exp`, `nbf` and `iat`, 0–300 | `5` |
@@ -61,7 +61,8 @@ pub struct AuthConfig {
     pub key_source: KeySource,
     /// The expected `iss` (required to build a [`Verifier`](crate::Verifier)).
     pub issuer: Option<String>,
-    /// When non-empty, `aud` is required and must contain one of these.
+    /// When non-empty, `aud` is required and must contain one of these. An external issuer
+    /// needs this or [`authorized_parties`](Self::authorized_parties).
     pub audiences: Vec<String>,
     /// When non-empty, an `azp` claim (if present) must be one of these.
     pub authorized_parties: Vec<String>,
@@ -141,9 +142,15 @@ impl AuthConfig {
         origin_of(&self.public_url).unwrap_or_else(|| self.public_url.clone())
     }
 
-    /// Settings for an external issuer, with keys found by OIDC discovery.
+    /// Settings for an external issuer, with keys found by OIDC discovery. Bind them to this app
+    /// with [`with_audiences`](Self::with_audiences) or
+    /// [`with_authorized_parties`](Self::with_authorized_parties): without either,
+    /// [`validate`](Self::validate) (and so every verifier built from them) refuses them, because
+    /// the issuer's tokens for its other apps would be accepted too (RFC 8725 §3.9).
     ///
     /// ```
+    /// let unbound = auth_server::AuthConfig::jwks("https://dev-123.us.auth0.com/");
+    /// assert!(unbound.validate().is_err());
     /// let config = auth_server::AuthConfig::jwks("https://dev-123.us.auth0.com/")
     ///     .with_audiences(["https://api.example.com"]);
     /// assert_eq!(config.key_source, auth_server::KeySource::Discovery);
@@ -172,6 +179,7 @@ impl AuthConfig {
     /// ```
     /// use auth_server::{AuthConfig, KeySource};
     /// let c = AuthConfig::jwks("https://a.example")
+    ///     .with_audiences(["api"])
     ///     .with_key_source(KeySource::JwksUrl("https://a.example/keys".into()));
     /// assert!(c.validate().is_ok());
     /// ```
@@ -210,9 +218,11 @@ impl AuthConfig {
     ///
     /// ```
     /// use jsonwebtoken::Algorithm;
-    /// let c = auth_server::AuthConfig::jwks("https://a.example").with_algorithms([Algorithm::RS256]);
+    /// let c = auth_server::AuthConfig::jwks("https://a.example")
+    ///     .with_audiences(["api"])
+    ///     .with_algorithms([Algorithm::RS256]);
     /// assert!(c.validate().is_ok());
-    /// let bad = auth_server::AuthConfig::jwks("https://a.example").with_algorithms([Algorithm::HS256]);
+    /// let bad = c.with_algorithms([Algorithm::HS256]);
     /// assert!(bad.validate().is_err());
     /// ```
     pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
@@ -454,6 +464,20 @@ impl AuthConfig {
                 reason: "must be positive".into(),
             });
         }
+        let bound = (self.audiences.iter())
+            .chain(&self.authorized_parties)
+            .any(|v| !v.trim().is_empty());
+        if self.key_source != KeySource::Embedded && !bound {
+            // RFC 8725 §3.9: an issuer signs tokens for all of its apps; without a binding to
+            // this one, a token minted for another app of the same tenant would sign in here.
+            return Err(ConfigError::Missing {
+                var: "AUTH_AUDIENCE",
+                context: " (or AUTH_AUTHORIZED_PARTIES) when AUTH_PROVIDER=jwks, so a token your \
+                          issuer minted for another app is refused (RFC 8725 §3.9): Auth0 → \
+                          AUTH_AUDIENCE=<API identifier>, Clerk → \
+                          AUTH_AUTHORIZED_PARTIES=<your app's origins>",
+            });
+        }
         Ok(())
     }
 }
@@ -550,11 +574,55 @@ mod tests {
         assert!(e.to_string().contains("AUTH_PROVIDER=jwks"), "{e}");
     }
 
+    /// RFC 8725 §3.9: an external issuer's tokens must be bound to this app, by `aud` or `azp`.
+    #[test]
+    fn jwks_requires_an_audience_or_authorized_parties() {
+        let base = [
+            ("AUTH_PROVIDER", "jwks"),
+            ("AUTH_ISSUER", "https://i.example"),
+        ];
+        let e = from(&base).unwrap_err();
+        assert_eq!(var_of(e.clone()), "AUTH_AUDIENCE");
+        let text = e.to_string();
+        assert!(
+            text.contains("AUTH_AUDIENCE") && text.contains("AUTH_AUTHORIZED_PARTIES"),
+            "{text}"
+        );
+        // Blank lists are no binding.
+        let blank = [base.as_slice(), &[("AUTH_AUDIENCE", " , ")]].concat();
+        assert_eq!(var_of(from(&blank).unwrap_err()), "AUTH_AUDIENCE");
+        let aud = [base.as_slice(), &[("AUTH_AUDIENCE", "api")]].concat();
+        assert_eq!(from(&aud).unwrap().audiences, ["api"]);
+        let azp = [
+            base.as_slice(),
+            &[("AUTH_AUTHORIZED_PARTIES", "https://app.example")],
+        ]
+        .concat();
+        assert_eq!(
+            from(&azp).unwrap().authorized_parties,
+            ["https://app.example"]
+        );
+        // The builder: no verifier without a binding; the embedded provider needs none (its
+        // tokens are its own).
+        let unbound = AuthConfig::jwks("https://i.example");
+        assert_eq!(var_of(unbound.validate().unwrap_err()), "AUTH_AUDIENCE");
+        assert!(crate::Verifier::from_config(&unbound).is_err());
+        assert!(unbound.with_audiences(["api"]).validate().is_ok());
+        assert!(
+            AuthConfig::embedded()
+                .with_issuer("https://i.example")
+                .validate()
+                .is_ok()
+        );
+        assert!(from(&[]).is_ok());
+    }
+
     #[test]
     fn jwks_sources() {
         let c = from(&[
             ("AUTH_PROVIDER", "JWKS"),
             ("AUTH_ISSUER", "https://i.example"),
+            ("AUTH_AUDIENCE", "api"),
         ])
         .unwrap();
         assert_eq!(c.key_source, KeySource::Discovery);
@@ -589,6 +657,7 @@ mod tests {
             ("AUTH_PROVIDER", "jwks"),
             ("AUTH_ISSUER", "https://i.example"),
             ("AUTH_PUBLIC_KEY", &pem),
+            ("AUTH_AUDIENCE", "api"),
         ])
         .unwrap();
         assert!(matches!(c.key_source, KeySource::PublicKeyPem(_)));
@@ -599,6 +668,7 @@ mod tests {
         let base = [
             ("AUTH_PROVIDER", "jwks"),
             ("AUTH_ISSUER", "https://i.example"),
+            ("AUTH_AUDIENCE", "api"),
         ];
         let cases: &[(&str, &str, &str)] = &[
             ("AUTH_PROVIDER", "ldap", "AUTH_PROVIDER"),
@@ -644,6 +714,7 @@ mod tests {
             ("AUTH_ISSUER", "https://i.example"),
             ("AUTH_JWKS_URL", "https://i.example/k"),
             ("AUTH_PUBLIC_KEY", "x"),
+            ("AUTH_AUDIENCE", "api"),
         ])
         .unwrap_err();
         assert!(e.to_string().contains("not both"));

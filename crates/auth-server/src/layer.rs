@@ -29,7 +29,14 @@ const RENEW_WINDOW_SECS: i64 = 15;
 /// * otherwise the `__session` cookie is verified; when it is missing, refused or expired (or,
 ///   on `/auth/session` and `/auth/token`, within its last 15 s) and a [`SessionBackend`] is
 ///   configured, the `__refresh` cookie renews the session — **at most once per request** — and
-///   the new `Set-Cookie` is appended to the response.
+///   the new `Set-Cookie` values (the token, and the refresh secret when the backend rotated it)
+///   are appended to the response;
+/// * requests for static files never renew: paths under `/assets/` and `/wasm/` (what a Dioxus
+///   release bundle serves) and any other path whose last segment has a static file extension
+///   (`favicon.ico`, `robots.txt`, `*.css`, `*.js`, `*.wasm`, images, fonts), except under `/api/`
+///   and `/auth/`. Their token is still verified (a cache hit after the first request), so a
+///   static route can read the context, but an expired page load costs one refresh — the
+///   document's — not one per asset, and an asset response never sets a cookie.
 ///
 /// Put it outermost but for the origin check (after the routes, so it wraps them all, including
 /// Dioxus server functions and SSR); [`AuthStack`](crate::AuthStack) does.
@@ -38,7 +45,7 @@ const RENEW_WINDOW_SECS: i64 = 15;
 /// use auth_server::{Auth, AuthConfig, AuthLayer, Verifier};
 /// use axum::{Router, routing::get};
 ///
-/// let config = AuthConfig::jwks("https://clerk.example.com");
+/// let config = AuthConfig::jwks("https://clerk.example.com").with_authorized_parties(["https://app.example.com"]);
 /// let verifier = Verifier::from_config(&config).unwrap();
 /// let app: Router = Router::new()
 ///     .route("/", get(|auth: Auth| async move { format!("{:?}", *auth) }))
@@ -128,17 +135,25 @@ impl AuthLayer {
             Credentials::Cookies { session, refresh } => (session, refresh),
         };
         let verified = self.verified(session).await;
-        let good_enough = verified
-            .as_ref()
-            .is_some_and(|context| !hands_out_tokens(path) || !expires_soon(context));
+        let good_enough = is_static_asset(path)
+            || verified
+                .as_ref()
+                .is_some_and(|context| !hands_out_tokens(path) || !expires_soon(context));
         let (Some(backend), Some(secret), false) = (&self.backend, refresh, good_enough) else {
             return (verified.unwrap_or_default(), Vec::new());
         };
         match backend.store.refresh(secret).await {
-            Ok(Some(renewed)) => (
-                AuthContext::from_token(&renewed.token, renewed.claims),
-                vec![backend.cookies.session(&renewed.token)],
-            ),
+            Ok(Some(renewed)) => {
+                let mut set = vec![backend.cookies.session(&renewed.token)];
+                if let Some(secret) = &renewed.refresh_secret {
+                    set.push(
+                        backend
+                            .cookies
+                            .refresh(secret, renewed.refresh_max_age_secs),
+                    );
+                }
+                (AuthContext::from_token(&renewed.token, renewed.claims), set)
+            }
             Ok(None) => (AuthContext::signed_out(), backend.cookies.clear()),
             Err(e) => {
                 // The store is down: keep what the request had, leave its cookies alone.
@@ -152,6 +167,53 @@ impl AuthLayer {
 /// The paths whose answer hands the session token to a client, which will hold it a while.
 fn hands_out_tokens(path: &str) -> bool {
     path == paths::SESSION || path == paths::TOKEN
+}
+
+/// Paths a Dioxus release bundle serves from its `public` folder.
+const STATIC_PREFIXES: [&str; 2] = ["/assets/", "/wasm/"];
+
+/// Extensions of files that never need a user (lowercase).
+const STATIC_EXTENSIONS: [&str; 19] = [
+    "css",
+    "js",
+    "mjs",
+    "wasm",
+    "map",
+    "ico",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "webp",
+    "avif",
+    "svg",
+    "woff",
+    "woff2",
+    "ttf",
+    "otf",
+    "txt",
+    "webmanifest",
+];
+
+/// Whether a request is for a static file, which never triggers a refresh (see [`AuthLayer`]).
+/// `/api/` and `/auth/` always need a user, whatever their last segment looks like.
+fn is_static_asset(path: &str) -> bool {
+    if STATIC_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    {
+        return true;
+    }
+    if path.starts_with("/api/") || path.starts_with("/auth/") {
+        return false;
+    }
+    let last = path.rsplit('/').next().unwrap_or_default();
+    last.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && STATIC_EXTENSIONS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(ext))
+    })
 }
 
 /// Whether a token has less than its renewal window left (a quarter of its lifetime, at most
@@ -242,5 +304,42 @@ where
             }
             Ok(res)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_static_asset;
+
+    #[test]
+    fn static_assets_are_recognised() {
+        for path in [
+            "/assets/main-dxh1a2b3c.css",
+            "/assets/favicon-dxh9f.svg",
+            "/wasm/app_bg-dxh77.wasm",
+            "/wasm/app.js",
+            "/assets/anything",
+            "/favicon.ico",
+            "/robots.txt",
+            "/img/Logo.PNG",
+        ] {
+            assert!(is_static_asset(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/dashboard",
+            "/sign-in",
+            "/api/me",
+            "/api/report.csv",
+            "/api/logo.png",
+            "/auth/session",
+            "/auth/ui/profile/name",
+            "/users/ada.lovelace",
+            "/.well-known/jwks.json",
+            "/.hidden",
+            "/assets",
+        ] {
+            assert!(!is_static_asset(path), "{path}");
+        }
     }
 }

@@ -17,6 +17,7 @@
 //! | [`Auth`], [`RequireAuth`], [`Require`], [`Policy`], [`get_auth`], [`CurrentUser`] | extractors and `getAuth(req)`; rejections are [`AuthRejection`] (401/403/503 JSON) |
 //! | [`PageGuard`] | 303 to the sign-in page for signed-out document requests of protected pages |
 //! | [`AuthStack`] | origin check + layer (+ backend routes) around an app in one call |
+//! | [`SecurityHeaders`], [`DEFAULT_CONTENT_SECURITY_POLICY`], [`InvalidPolicy`] | the security headers `AuthStack::apply` adds to every response |
 //! | [`token_from_headers`], [`TokenSource`], [`SESSION_COOKIE`], [`MAX_TOKEN_BYTES`] | where a token comes from |
 //! | [`VerifyError`], [`ConfigError`], [`KeyError`] | errors |
 //! | `current_auth_state`, `current_auth`, `current_user`, `current_backend` (feature `dioxus`) | the request's state and user during SSR |
@@ -33,7 +34,8 @@
 //!     if auth.is_signed_in() { "welcome back" } else { "hello" }
 //! }
 //!
-//! let config = AuthConfig::jwks("https://clerk.example.com");
+//! let config = AuthConfig::jwks("https://clerk.example.com")
+//!     .with_authorized_parties(["https://app.example.com"]); // `azp`: this app's origin
 //! let app: Router = Router::new()
 //!     .route("/api/me", get(me))
 //!     .route("/", get(home))
@@ -47,6 +49,7 @@ mod cookies;
 mod error;
 mod extract;
 mod guard;
+mod headers;
 mod keys;
 mod layer;
 mod origin;
@@ -62,6 +65,7 @@ pub use cookies::SessionCookies;
 pub use error::{AuthRejection, ConfigError, KeyError, VerifyError};
 pub use extract::{Auth, AuthContext, Policy, Require, RequireAuth, get_auth};
 pub use guard::PageGuard;
+pub use headers::{DEFAULT_CONTENT_SECURITY_POLICY, InvalidPolicy, SecurityHeaders};
 pub use keys::{CacheConfig, KeyStore};
 pub use layer::{AuthLayer, AuthService};
 pub use origin::{CsrfLayer, CsrfService};

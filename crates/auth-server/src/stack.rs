@@ -1,16 +1,19 @@
-//! One call from settings to a working auth stack: the origin (CSRF) check, then the auth layer
-//! (with a [`SessionBackend`] when there is one), around the app and the backend's own routes.
+//! One call from settings to a working auth stack: the security headers, the origin (CSRF)
+//! check, then the auth layer (with a [`SessionBackend`] when there is one), around the app and
+//! the backend's own routes.
 
 use crate::backend::SessionBackend;
 use crate::cookies::SessionCookies;
+use crate::headers::{SecurityHeaders, mark_signed_in, private_responses};
 use crate::origin::CsrfLayer;
 use crate::{AuthConfig, AuthLayer, AuthRejection, ConfigError, KeySource, Verifier};
 use axum::{Router, extract::FromRequestParts};
 use http::request::Parts;
 use std::sync::Arc;
 
-/// The configured auth stack of an app: [`CsrfLayer`] outermost, then [`AuthLayer`], then the
-/// app (and the identity provider's routes, when there is one).
+/// The configured auth stack of an app: [`SecurityHeaders`] and the private-cache rule
+/// outermost, then [`CsrfLayer`], then [`AuthLayer`], then the app (and the identity provider's
+/// routes, when there is one).
 ///
 /// For an external issuer (`AUTH_PROVIDER=jwks`):
 ///
@@ -32,6 +35,7 @@ pub struct AuthStack {
     layer: AuthLayer,
     csrf: CsrfLayer,
     routes: Option<Router>,
+    headers: SecurityHeaders,
 }
 
 impl AuthStack {
@@ -55,7 +59,8 @@ impl AuthStack {
     /// check).
     ///
     /// ```
-    /// let config = auth_server::AuthConfig::jwks("https://clerk.example.com");
+    /// let config = auth_server::AuthConfig::jwks("https://clerk.example.com")
+    ///     .with_authorized_parties(["https://app.example.com"]);
     /// let stack = auth_server::AuthStack::external(&config).unwrap();
     /// # let _ = stack;
     /// ```
@@ -64,6 +69,7 @@ impl AuthStack {
             layer: AuthLayer::new(Verifier::from_config(config)?),
             csrf: CsrfLayer::new(config.public_origin()),
             routes: None,
+            headers: SecurityHeaders::default(),
         })
     }
 
@@ -82,21 +88,44 @@ impl AuthStack {
                 .with_backend(backend, SessionCookies::for_url(public_url)),
             csrf: CsrfLayer::new(origin),
             routes: Some(routes),
+            headers: SecurityHeaders::default(),
         }
+    }
+
+    /// Replaces the security headers (by default [`SecurityHeaders::default`]), e.g. to widen the
+    /// `Content-Security-Policy` for a third-party script or image host.
+    ///
+    /// ```
+    /// # fn f(auth: auth_server::AuthStack) -> Result<(), auth_server::InvalidPolicy> {
+    /// use auth_server::{DEFAULT_CONTENT_SECURITY_POLICY, SecurityHeaders};
+    /// let policy = DEFAULT_CONTENT_SECURITY_POLICY.replace("img-src 'self'", "img-src 'self' https://img.example.com");
+    /// let auth = auth.with_security_headers(SecurityHeaders::default().with_content_security_policy(&policy)?);
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    pub fn with_security_headers(mut self, headers: SecurityHeaders) -> Self {
+        self.headers = headers;
+        self
     }
 
     /// Wraps an app: adds the backend's routes, then the auth layer (verifies every request
     /// once, renews at most once), then the origin check outside it (a refused cross-origin
-    /// request never reaches the auth layer: no refresh, no write, no `Set-Cookie`).
+    /// request never reaches the auth layer: no refresh, no write, no `Set-Cookie`), then
+    /// `Cache-Control: private, no-store` on answers that set an auth cookie or were produced
+    /// for a signed-in user (documents, `/auth/*`, `/api/*`), and the [`SecurityHeaders`] on
+    /// every answer, refusals included.
     pub fn apply<S: Clone + Send + Sync + 'static>(&self, app: Router<S>) -> Router<S> {
         let app = match &self.routes {
             Some(routes) => app.merge(routes.clone().with_state(())),
             None => app,
         };
-        app.layer(axum::middleware::map_response(malformed_input_is_400))
+        let app = app
+            .layer(axum::middleware::map_response(malformed_input_is_400))
             .layer(axum::middleware::map_request(oversized_json_is_413))
+            .layer(axum::middleware::from_fn(mark_signed_in))
             .layer(self.layer.clone())
             .layer(self.csrf.clone())
+            .layer(axum::middleware::from_fn(private_responses));
+        self.headers.apply(app)
     }
 
     /// The auth layer (its verifier holds the key store).

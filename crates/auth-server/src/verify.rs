@@ -151,7 +151,8 @@ impl Verifier {
     /// [`KeyStore::static_set`] instead (this returns an error naming `AUTH_PROVIDER`).
     ///
     /// ```
-    /// let config = auth_server::AuthConfig::jwks("https://clerk.example.com");
+    /// let config = auth_server::AuthConfig::jwks("https://clerk.example.com")
+    ///     .with_authorized_parties(["https://app.example.com"]);
     /// let verifier = auth_server::Verifier::from_config(&config).unwrap();
     /// # let _ = verifier;
     /// ```

@@ -180,6 +180,7 @@ async fn jwks_endpoint_faults_keep_known_keys_working_and_the_server_responsive(
         ..CacheConfig::default()
     };
     let config = AuthConfig::jwks(ISSUER)
+        .with_authorized_parties(["https://app.example"])
         .with_key_source(KeySource::JwksUrl(endpoint.url.clone()))
         .with_cache(cache);
     let verifier = Verifier::from_config(&config).unwrap();

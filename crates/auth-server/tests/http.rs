@@ -240,10 +240,7 @@ impl SessionBackend for FakeBackend {
                     let claims: SessionClaims =
                         serde_json::from_value(claims_with(json!({"sub": "user_refreshed"})))
                             .unwrap();
-                    Ok(Some(Renewed {
-                        token: "new.session.token".into(),
-                        claims,
-                    }))
+                    Ok(Some(Renewed::new("new.session.token", claims)))
                 }
                 "down" => Err(BackendError::new(std::io::Error::other(
                     "connection refused",

@@ -16,6 +16,10 @@ use common::server::*;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// The app the tokens are for (an external issuer needs `aud` or `azp` configured; these tokens
+/// carry no `azp`, which passes).
+const APP: &str = "https://app.example";
+
 fn cache(cooldown_ms: u64) -> CacheConfig {
     CacheConfig {
         cooldown: Duration::from_millis(cooldown_ms),
@@ -26,6 +30,7 @@ fn cache(cooldown_ms: u64) -> CacheConfig {
 
 fn verifier(url: &str, cache: CacheConfig) -> Verifier {
     let config = AuthConfig::jwks(ISSUER)
+        .with_authorized_parties([APP])
         .with_key_source(KeySource::JwksUrl(url.to_owned()))
         .with_cache(cache);
     Verifier::from_config(&config).unwrap()
@@ -292,7 +297,9 @@ async fn discovery_finds_the_jwks_uri() {
     let jwks_server = JwksServer::start(&jwks(&[&a])).await;
     jwks_server.enable_discovery();
     // The issuer is the server itself; AuthConfig::jwks means discovery.
-    let config = AuthConfig::jwks(jwks_server.base.clone()).with_cache(cache(30_000));
+    let config = AuthConfig::jwks(jwks_server.base.clone())
+        .with_authorized_parties([APP])
+        .with_cache(cache(30_000));
     let v = Verifier::from_config(&config).unwrap();
     let token = a.sign(&claims_with(serde_json::json!({"iss": jwks_server.base})));
     assert!(v.verify(&token).await.is_ok());
@@ -312,6 +319,7 @@ async fn discovery_falls_back_to_well_known_jwks() {
     let config = AuthConfig::from_lookup(|k| match k {
         "AUTH_PROVIDER" => Some("jwks".to_owned()),
         "AUTH_ISSUER" => Some(format!("{}/", jwks_server.base)),
+        "AUTH_AUTHORIZED_PARTIES" => Some(APP.to_owned()),
         _ => None,
     })
     .unwrap();

@@ -98,6 +98,7 @@ async fn hs256_signed_with_the_public_key_is_refused() {
         );
         // Also with a PEM key store.
         let config = AuthConfig::jwks(ISSUER)
+            .with_authorized_parties(["https://app.example"])
             .with_key_source(KeySource::PublicKeyPem(key.public_pem.to_owned()));
         let verifier = Verifier::from_config(&config).unwrap();
         assert_eq!(
@@ -399,6 +400,7 @@ async fn key_store_replace_rotates() {
 async fn pem_key_source_is_networkless_and_ignores_kid() {
     for key in [TestKey::rsa(), TestKey::es256_a(), TestKey::ed25519()] {
         let config = AuthConfig::jwks(ISSUER)
+            .with_authorized_parties(["https://app.example"])
             .with_key_source(KeySource::PublicKeyPem(key.public_pem.to_owned()));
         let v = Verifier::from_config(&config).unwrap();
         let token = key.sign_with(&claims(), |h| h.kid = Some("ins_whatever".into()));
@@ -465,15 +467,15 @@ async fn auth0_token_shape() {
 async fn keycloak_token_shape() {
     // Keycloak: RS256, aud "account", azp client id, typ "Bearer", nested realm roles.
     let key = TestKey::new("rsa", Algorithm::RS256, "kc-key");
-    let config = AuthConfig::jwks("https://sso.example.test/realms/demo")
+    let config = AuthConfig::jwks("https://sso.example.test/realms/acme")
         .with_audiences(["account"])
-        .with_authorized_parties(["demo-app"]);
+        .with_authorized_parties(["web-app"]);
     let v = Verifier::new(&config, KeyStore::static_set(jwks(&[&key]))).unwrap();
     let token = key.sign(&json!({
         "exp": now() + 300, "iat": now(), "auth_time": now() - 5,
-        "jti": "onrtac:1", "iss": "https://sso.example.test/realms/demo",
+        "jti": "onrtac:1", "iss": "https://sso.example.test/realms/acme",
         "aud": "account", "sub": "f1b3c0de-0000-4000-8000-000000000001",
-        "typ": "Bearer", "azp": "demo-app", "sid": "c0ffee",
+        "typ": "Bearer", "azp": "web-app", "sid": "c0ffee",
         "acr": "1", "realm_access": {"roles": ["offline_access"]},
         "scope": "openid email profile", "email_verified": true,
         "preferred_username": "ada",

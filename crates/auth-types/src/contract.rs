@@ -18,6 +18,12 @@ pub mod cookies {
     pub const SESSION: &str = "__session";
     /// The opaque refresh secret of the embedded identity provider.
     pub const REFRESH: &str = "__refresh";
+    /// [`SESSION`]'s name when the app is served over https. The `__Host-` prefix makes browsers
+    /// accept the cookie only with `Secure`, `Path=/` and no `Domain`, so no sibling subdomain
+    /// and no plain-http page can set it. The server still reads [`SESSION`], which loses to it.
+    pub const HOST_SESSION: &str = "__Host-session";
+    /// [`REFRESH`]'s name when the app is served over https (see [`HOST_SESSION`]).
+    pub const HOST_REFRESH: &str = "__Host-refresh";
 }
 
 /// The identity provider's HTTP paths.
@@ -75,11 +81,15 @@ pub enum FormError {
     Unavailable,
     /// A bug on the server.
     Internal,
+    /// Sign-up with a password from the common-password list.
+    CommonPassword,
+    /// Sign-up with a password the breached-password service lists.
+    BreachedPassword,
 }
 
 impl FormError {
     /// Every code, in a fixed order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::BadRequest,
         Self::InvalidEmail,
         Self::InvalidPassword,
@@ -91,6 +101,8 @@ impl FormError {
         Self::Forbidden,
         Self::Unavailable,
         Self::Internal,
+        Self::CommonPassword,
+        Self::BreachedPassword,
     ];
 
     /// The short code used in `?error=`.
@@ -111,6 +123,8 @@ impl FormError {
             Self::Forbidden => "forbidden",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::CommonPassword => "common_password",
+            Self::BreachedPassword => "breached_password",
         }
     }
 
@@ -130,7 +144,7 @@ impl FormError {
             Self::BadRequest => "Malformed request body",
             Self::InvalidEmail => "Invalid email address",
             Self::InvalidPassword => {
-                "Password must be 8 to 256 characters and differ from the email"
+                "Password must be 8 to 128 characters and differ from the email"
             }
             Self::InvalidName => "Name must be at most 200 characters",
             Self::EmailTaken => "This email cannot be used to sign up",
@@ -140,6 +154,10 @@ impl FormError {
             Self::Forbidden => "Forbidden",
             Self::Unavailable => "Service unavailable",
             Self::Internal => "Internal server error",
+            Self::CommonPassword => "This password is too common, choose a less predictable one",
+            Self::BreachedPassword => {
+                "This password has appeared in a data breach, choose another one"
+            }
         }
     }
 }

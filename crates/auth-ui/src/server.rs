@@ -48,7 +48,7 @@ pub(crate) async fn load_snapshot(_request: RequestHandle) -> AuthSnapshot {
 /// too long name, 503 when the user store cannot answer (its error is logged, never returned).
 ///
 /// ```no_run
-/// # async fn demo() {
+/// # async fn example() {
 /// let user = auth_ui::update_name("Ada Lovelace".into()).await;
 /// # }
 /// ```

@@ -552,6 +552,7 @@ async fn ready_with_an_external_issuer_needs_its_keys() {
             ("AUTH_PROVIDER", "jwks"),
             ("AUTH_ISSUER", issuer.base_url.as_str()),
             ("AUTH_JWKS_URL", jwks.as_str()),
+            ("AUTH_AUDIENCE", "api://ops"),
         ],
     )
     .await;
@@ -566,6 +567,7 @@ async fn ready_with_an_external_issuer_needs_its_keys() {
             ("AUTH_PROVIDER", "jwks"),
             ("AUTH_ISSUER", issuer.base_url.as_str()),
             ("AUTH_JWKS_URL", dead.as_str()),
+            ("AUTH_AUDIENCE", "api://ops"),
         ],
     )
     .await;

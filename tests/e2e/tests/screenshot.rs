@@ -1,4 +1,4 @@
-//! Not a check: `cargo xtask screenshot` runs this to take the README's picture of the demo
+//! Not a check: `cargo xtask screenshot` runs this to take the README's picture of the app
 //! (signed in, on the home page) in headless Chromium, into `$SCREENSHOT_PATH`.
 
 use e2e::ui::{sign_up, wait_hydrated};

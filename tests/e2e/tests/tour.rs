@@ -1,7 +1,7 @@
-//! The demo as a tour, in headless Chromium against the release bundle: every page signed out
-//! and signed in, each page's source link, the API demo's three calls (401 signed out, the user
-//! signed in), and the admin page's 401 / 403 / allowed paths, with the role granted from the
-//! command line as the page tells you to.
+//! The app's tour, in headless Chromium against the release bundle: every page signed out
+//! and signed in, each page's source link, the three calls of `/api-calls` (401 signed out, the
+//! user signed in), and the admin page's 401 / 403 / allowed paths, with the role granted from
+//! the command line as the page tells you to.
 
 use e2e::ui::{
     NAME, PASSWORD, click, cookie_header, no_redirects, sign_up, text_of, type_into, wait_for,
@@ -71,7 +71,7 @@ async fn every_page_signed_out() {
         ("/", "home.rs", "#home-signed-out"),
         ("/sign-in", "auth.rs", "#sign-in-email"),
         ("/sign-up", "auth.rs", "#sign-up-email"),
-        ("/api-demo", "api_calls.rs", "#call-me"),
+        ("/api-calls", "api_calls.rs", "#call-me"),
     ] {
         client.goto(&server.url(path)).await.unwrap();
         wait_hydrated(client).await;
@@ -79,9 +79,9 @@ async fn every_page_signed_out() {
         assert_source_link(&server, client, file).await;
     }
 
-    // The API demo, signed out: both routes and the admin server function answer 401 JSON; the
+    // `/api-calls`, signed out: both routes and the admin server function answer 401 JSON; the
     // `Auth` server function reports a signed-out request.
-    client.goto(&server.url("/api-demo")).await.unwrap();
+    client.goto(&server.url("/api-calls")).await.unwrap();
     wait_hydrated(client).await;
     click(client, "#call-me").await;
     wait_text(client, "#me-response", r#"401 {"error":"Unauthorized"}"#).await;
@@ -149,8 +149,8 @@ async fn every_page_signed_in_and_the_admin_role() {
     wait_hydrated(client).await;
     assert_source_link(&server, client, "dashboard.rs").await;
 
-    // The API demo, signed in: the same three calls now carry the user.
-    client.goto(&server.url("/api-demo")).await.unwrap();
+    // `/api-calls`, signed in: the same three calls now carry the user.
+    client.goto(&server.url("/api-calls")).await.unwrap();
     wait_hydrated(client).await;
     click(client, "#call-me").await;
     let me = wait_text(client, "#me-response", "200 ").await;

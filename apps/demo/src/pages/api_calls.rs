@@ -1,4 +1,4 @@
-//! `/api-demo`: the three ways server code checks the session, each called from the browser:
+//! `/api-calls`: the three ways server code checks the session, each called from the browser:
 //! (a) an axum route guarded like Clerk's `auth()` (`GET /api/me`), (b) the full user object from
 //! the users API (`GET /api/user`, Clerk's `clerkClient.users.getUser`), (c) a Dioxus server
 //! function taking the `Auth` extractor. Each response is shown as it came back, status included.
@@ -18,7 +18,7 @@ pub struct WhoAmI {
 
 /// A server function with the `Auth` extractor: never rejects, reports what it saw. Use
 /// `RequireAuth` instead to answer 401 when signed out (see `admin.rs`).
-#[get("/api/demo/whoami", auth: auth_server::Auth)]
+#[get("/api/whoami", auth: auth_server::Auth)]
 pub async fn whoami() -> Result<WhoAmI> {
     Ok(match auth.claims() {
         Some(claims) => WhoAmI {
@@ -65,7 +65,7 @@ pub fn ApiCalls() -> Element {
             }
             section { class: "card",
                 h2 { "(c) A server function with the " code { "Auth" } " extractor" }
-                p { "Dioxus server functions take axum extractors: " code { "#[get(\"/api/demo/whoami\", auth: Auth)]" } "." }
+                p { "Dioxus server functions take axum extractors: " code { "#[get(\"/api/whoami\", auth: Auth)]" } "." }
                 button {
                     id: "call-server-fn",
                     onclick: move |_| async move {

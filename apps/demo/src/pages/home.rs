@@ -45,7 +45,7 @@ pub fn Home() -> Element {
                 li { Link { to: Route::SignInPage { redirect_url: String::new(), error: String::new() }, "/sign-in" } ", " Link { to: Route::SignUpPage { redirect_url: String::new(), error: String::new() }, "/sign-up" } ": the prebuilt forms; they work before the wasm loads, too." }
                 li { Link { to: Route::Dashboard {}, "/dashboard" } ": a protected page (redirected on the server when signed out) showing " code { "use_auth()" } "." }
                 li { Link { to: Route::Profile {}, "/profile" } ": " code { "use_user()" } " and " code { "UserProfile" } ", with the user loaded on the server before rendering." }
-                li { Link { to: Route::ApiCalls {}, "/api-demo" } ": an axum route, the users API and a server function, called from the browser." }
+                li { Link { to: Route::ApiCalls {}, "/api-calls" } ": an axum route, the users API and a server function, called from the browser." }
                 li { Link { to: Route::AdminPage {}, "/admin" } ": a page for the " code { "admin" } " role, guarded on the server by " code { "Require<Admin>" } "." }
             }
             h2 { "Under the hood" }

@@ -13,7 +13,7 @@ pub fn Shell() -> Element {
         header { class: "site-header", "data-hydrated": "{hydrated}",
             Link { class: "brand", to: Route::Home {}, "{APP_NAME}" }
             nav { class: "site-nav",
-                Link { id: "api-demo-link", to: Route::ApiCalls {}, "API demo" }
+                Link { id: "api-calls-link", to: Route::ApiCalls {}, "API calls" }
                 SignedOut {
                     Link {
                         id: "sign-in-link",

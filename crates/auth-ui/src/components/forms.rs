@@ -10,6 +10,8 @@ use dioxus::prelude::*;
 ///
 /// ```
 /// assert_eq!(auth_ui::error_message("invalid_credentials"), "Invalid email or password");
+/// assert!(auth_ui::error_message("common_password").contains("too common"));
+/// assert!(auth_ui::error_message("invalid_password").contains("128"));
 /// ```
 pub fn error_message(code: &str) -> &'static str {
     use auth_types::contract::FormError;
@@ -20,6 +22,8 @@ pub fn error_message(code: &str) -> &'static str {
             | FormError::InvalidPassword
             | FormError::InvalidName
             | FormError::EmailTaken
+            | FormError::CommonPassword
+            | FormError::BreachedPassword
             | FormError::RateLimited),
         ) => e.message(),
         Some(FormError::Unavailable) => "Service unavailable, try again later",
@@ -251,7 +255,15 @@ fn AuthForm(
                 r#type: "password",
                 autocomplete: if mode == Mode::SignUp { "new-password" } else { "current-password" },
                 minlength: if mode == Mode::SignUp { "8" } else { "1" },
+                // No `maxlength`: it counts UTF-16 units, not characters, and silently cuts a
+                // pasted password; the server states the limit instead.
+                "aria-describedby": if mode == Mode::SignUp { "{p}-password-hint" },
                 required: true,
+            }
+            if mode == Mode::SignUp {
+                p { id: "{p}-password-hint", class: "auth-muted",
+                    "8 to 128 characters; common passwords are refused."
+                }
             }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect}" }
             button {

@@ -367,6 +367,54 @@ async fn email_variants_are_one_account() {
     assert_alive(&mut server).await;
     eprintln!("email_variants_are_one_account: {sent} attack requests");
 }
+
+/// The release server refuses a common password (JSON: 422 saying why; a form post comes back to
+/// the sign-up page, which shows the reason) and one over 128 characters (saying the limit), and
+/// creates no account.
+#[tokio::test(flavor = "multi_thread")]
+async fn common_password_is_refused() {
+    let mut server = AppServer::start().await;
+    let email = "common.password@example.com";
+    let too_long = "long passphrase ".repeat(9);
+    for (password, message) in [
+        (
+            "Password1",
+            "This password is too common, choose a less predictable one",
+        ),
+        (
+            too_long.as_str(),
+            "Password must be 8 to 128 characters and differ from the email",
+        ),
+    ] {
+        let body = json!({ "email": email, "password": password, "name": "C" });
+        let response = post_json(&server, "/auth/sign-up", &body, None).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(set_cookies(&response).is_empty(), "no session");
+        let answer: Value = response.json().await.expect("a JSON answer");
+        assert_eq!(answer["error"], message);
+    }
+    let fields = [("email", email), ("password", "qwertyuiop")];
+    let response = post_form(&server, "/auth/sign-up", &fields, None).await;
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/sign-up?error=common_password&redirect_url=%2F"
+    );
+    let page = client()
+        .get(server.url("/sign-up?error=common_password&redirect_url=%2F"))
+        .send()
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        html_unescape(&page).contains("This password is too common"),
+        "the sign-up page shows why"
+    );
+    // No account was created: the email is still free.
+    sign_up(&server, email, PASSWORD, "C").await;
+    assert_alive(&mut server).await;
+}
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]

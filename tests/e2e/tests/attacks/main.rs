@@ -1,4 +1,4 @@
-//! The attack suite (issue 8): the built demo server attacked over real HTTP, as an adversary
+//! The attack suite (issue 8): the built app server attacked over real HTTP, as an adversary
 //! would. No browser; every request says exactly what the test wrote (no cookie store, no
 //! redirects followed).
 //!
@@ -24,6 +24,7 @@ mod csrf_redirects;
 mod headers;
 mod one_path;
 mod rate_limits;
+mod sessions;
 mod tokens;
 
 use e2e::AppServer;

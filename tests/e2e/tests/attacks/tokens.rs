@@ -425,7 +425,7 @@ async fn forged_tokens_are_signed_out_everywhere() {
 #[tokio::test(flavor = "multi_thread")]
 async fn external_issuer_claims_are_enforced() {
     const ISSUER: &str = "https://issuer.test";
-    const AUDIENCE: &str = "api://demo";
+    const AUDIENCE: &str = "api://orders";
     let trusted = KeyPair::generate("trusted");
     let mut server = AppServer::start_with_env(&[
         ("AUTH_PROVIDER", "jwks"),
@@ -464,7 +464,7 @@ async fn external_issuer_claims_are_enforced() {
         ("aud empty list", json!({ "aud": [] })),
         ("aud list without ours", json!({ "aud": ["a", "b"] })),
         ("aud a number", json!({ "aud": 1 })),
-        ("aud prefix", json!({ "aud": "api://demo/extra" })),
+        ("aud prefix", json!({ "aud": format!("{AUDIENCE}/extra") })),
         ("azp wrong", json!({ "azp": "https://evil.example" })),
         ("azp empty", json!({ "azp": "" })),
         ("azp a number", json!({ "azp": 1 })),
