@@ -687,7 +687,10 @@ mod tests {
 
         for (bad, var) in [
             (
-                vec![("AUTH_SESSION_MAX_AGE_SECS", "59")],
+                vec![
+                    ("AUTH_SESSION_MAX_AGE_SECS", "59"),
+                    ("AUTH_SESSION_TOKEN_TTL_SECS", "10"),
+                ],
                 "AUTH_SESSION_MAX_AGE_SECS",
             ),
             (
@@ -725,14 +728,14 @@ mod tests {
                     ("AUTH_SESSION_IDLE_TIMEOUT_SECS", "120"),
                     ("AUTH_SESSION_TOKEN_TTL_SECS", "120"),
                 ],
-                "AUTH_SESSION_IDLE_TIMEOUT_SECS",
+                "AUTH_SESSION_TOKEN_TTL_SECS",
             ),
             (
                 vec![
                     ("AUTH_SESSION_MAX_AGE_SECS", "600"),
                     ("AUTH_SESSION_TOKEN_TTL_SECS", "600"),
                 ],
-                "AUTH_SESSION_MAX_AGE_SECS",
+                "AUTH_SESSION_TOKEN_TTL_SECS",
             ),
             (
                 vec![("AUTH_SESSION_REFRESH_GRACE_SECS", "0")],
@@ -744,7 +747,10 @@ mod tests {
             ),
         ] {
             let err = IdpConfig::from_lookup(lookup(&bad)).unwrap_err();
-            assert!(matches!(err, ConfigError::Invalid { .. }), "{bad:?}");
+            assert!(
+                matches!(err, ConfigError::Invalid { var: named, .. } if named == var),
+                "{bad:?}: {err}"
+            );
             assert!(err.to_string().contains(var), "{bad:?}: {err}");
         }
     }

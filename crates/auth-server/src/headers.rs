@@ -20,9 +20,12 @@ use tower_http::set_header::SetResponseHeaderLayer;
 ///
 /// * `script-src 'self' 'wasm-unsafe-eval' 'unsafe-inline'`: the app's own JS glue and wasm
 ///   (`WebAssembly.instantiateStreaming` needs `'wasm-unsafe-eval'`), and the inline scripts
-///   Dioxus SSR writes into every page (the hydration data differs per request, so it cannot be
-///   hashed, and Dioxus 0.7 has no nonce support). No `'unsafe-eval'`: JavaScript `eval` stays
-///   blocked. See docs/security.md for the residual risk.
+///   Dioxus SSR writes into every page (its streaming initialiser and the hydration data, which
+///   differs per request, so it cannot be hashed; Dioxus 0.7 has no nonce support). No
+///   `'unsafe-eval'`: Dioxus's `document::eval` runs a string through `new Function`, so an app
+///   that uses it must add `'unsafe-eval'` with
+///   [`with_content_security_policy`](SecurityHeaders::with_content_security_policy) (auth-ui
+///   does not). See docs/security.md for the residual risk.
 /// * `style-src 'self' 'unsafe-inline'`: the stylesheets, plus `style` attributes that
 ///   components render.
 /// * `connect-src 'self'`: server functions, `/auth/*` and the dev server's websocket.

@@ -168,6 +168,31 @@ async fn signed_in_via_bearer_and_cookie() {
     assert_eq!(res.text().await.unwrap(), "user_1");
 }
 
+/// ASVS 3.1.1: a session token is never taken from the URL (where logs, history and `Referer`
+/// would keep it), whatever the parameter is called.
+#[tokio::test]
+async fn a_token_in_the_url_is_ignored() {
+    let key = TestKey::es256_a();
+    let base = app(AuthLayer::new(verifier(&key))).await;
+    let token = key.sign(&claims());
+    for name in ["token", "__session", "session", "access_token", "id_token", "jwt"] {
+        let res = client()
+            .get(format!("{base}/api/me?{name}={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "?{name}=");
+    }
+    // Control: the same token in the header signs in.
+    let res = client()
+        .get(format!("{base}/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 #[tokio::test]
 async fn missing_permission_is_403_json() {
     let key = TestKey::es256_a();

@@ -207,3 +207,22 @@ pub(crate) fn assign_location(url: &str) {
 /// Stub.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn assign_location(_url: &str) {}
+
+/// Moves the keyboard focus to the element with this id, if the page has one. Through web-sys
+/// rather than `document::eval`, which runs a string through `new Function` and so would need
+/// `'unsafe-eval'` in the Content-Security-Policy.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn focus(id: &str) {
+    use wasm_bindgen::JsCast as _;
+    if let Some(element) = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id(id))
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = element.focus();
+    }
+}
+
+/// Nothing to focus outside the browser.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn focus(_id: &str) {}

@@ -188,8 +188,7 @@ fn AuthForm(
                 }
                 Outcome::Failed(text) => {
                     message.set(Some(text));
-                    let _ =
-                        document::eval(&format!("document.getElementById('{focus_id}')?.focus()"));
+                    client::focus(&focus_id);
                 }
             }
         });
