@@ -77,7 +77,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 ///   query string), so each log line of the request — the auth events included — carries its
 ///   id, and its answer is logged at INFO with status and latency (5xx at ERROR).
 pub fn observe(app: Router) -> Router {
-    app.layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+    app.layer(axum::middleware::from_fn(vary_on_encoding))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -89,6 +90,29 @@ pub fn observe(app: Router) -> Router {
         )
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::map_request(keep_plausible_request_id))
+}
+
+/// Assets precompressed at bundle time (`pre_compress` in Dioxus.toml) are answered brotli-encoded
+/// or as they are, by the request's `Accept-Encoding`: `Vary: Accept-Encoding` keeps a shared
+/// cache (a CDN, a proxy) from handing the brotli body to a client that did not ask for it.
+/// Dioxus's file service does not say it.
+async fn vary_on_encoding(
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_asset = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    if is_asset
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_ENCODING)
+    {
+        response.headers_mut().append(
+            axum::http::header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        );
+    }
+    response
 }
 
 fn request_span(request: &Request) -> tracing::Span {

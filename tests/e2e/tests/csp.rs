@@ -1,4 +1,4 @@
-//! The Content-Security-Policy against the real app in headless Chromium: every demo page,
+//! The Content-Security-Policy against the real app in headless Chromium: every page of the app,
 //! signed out and signed in (forms, hydration, server functions, `/auth/*` calls), loads and
 //! works with no CSP violation in the console. A control proves the policy is enforced and that
 //! a violation would be seen: an image from another origin is refused and reported.
