@@ -175,7 +175,14 @@ async fn a_token_in_the_url_is_ignored() {
     let key = TestKey::es256_a();
     let base = app(AuthLayer::new(verifier(&key))).await;
     let token = key.sign(&claims());
-    for name in ["token", "__session", "session", "access_token", "id_token", "jwt"] {
+    for name in [
+        "token",
+        "__session",
+        "session",
+        "access_token",
+        "id_token",
+        "jwt",
+    ] {
         let res = client()
             .get(format!("{base}/api/me?{name}={token}"))
             .send()

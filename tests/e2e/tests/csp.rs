@@ -155,5 +155,9 @@ async fn a_failed_sign_in_passes_the_content_security_policy() {
         )
         .await
         .unwrap();
-    assert_eq!(focused, serde_json::json!("sign-in-error"), "focus after the error");
+    assert_eq!(
+        focused,
+        serde_json::json!("sign-in-error"),
+        "focus after the error"
+    );
 }

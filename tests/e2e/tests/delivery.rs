@@ -62,7 +62,10 @@ async fn assets_are_served_brotli_compressed_with_vary() {
     let mut first_visit = page.bytes().await.unwrap().len() as u64;
     for (name, size, br) in &assets {
         let br = br.unwrap_or_else(|| panic!("{name}: no precompressed .br copy in the bundle"));
-        assert!(br < *size, "{name}: brotli {br} B is not smaller than {size} B");
+        assert!(
+            br < *size,
+            "{name}: brotli {br} B is not smaller than {size} B"
+        );
         let url = server.url(&format!("/assets/{name}"));
 
         let compressed = http
