@@ -10,76 +10,15 @@ use auth_idp::Idp;
 use auth_server::{AuthConfig, CurrentUser, RequireAuth};
 use axum::routing::get;
 use axum::{Json, Router};
+use idp_support::proxy::Proxy;
 use idp_support::{FAST_HASH, Jar, Kind, Resp, Server, TestDb, listener};
 use serde_json::json;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 const PASSWORD: &str = "correct horse battery";
 
 // ---- database faults -----------------------------------------------------------------------
-
-/// A TCP proxy between the app and PostgreSQL that can cut the database off: while cut, every
-/// live connection is dropped and new ones are closed on accept, as when the server stops.
-struct Proxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (up2, links2) = (up.clone(), links.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                let target = target.clone();
-                let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                links2.lock().unwrap().push(link);
-            }
-        });
-        Self {
-            addr,
-            up,
-            links,
-            accept,
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
-}
 
 /// The app as `AuthStack::apply` wires it, with a stateless route (`/api/me`, JWT only), one
 /// that reads the user from the database (`/api/user`) and a health route.

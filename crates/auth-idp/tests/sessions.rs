@@ -9,15 +9,12 @@ use auth_server::{AuthConfig, CurrentUser, RequireAuth, SessionBackend};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine as _;
+use idp_support::proxy::Proxy;
 use idp_support::{Jar, Kind, Renewal, Resp, Server, TestDb, listener, renew};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 const PW: &str = "correct horse battery";
 
@@ -463,58 +460,6 @@ async fn sign_up_revokes_the_previous_session(kind: Kind) {
     );
     let r = s.get("/auth/session", &mut jar).await;
     assert_eq!(r.body["user"]["email"], "second@example.com");
-}
-
-/// A TCP proxy in front of PostgreSQL that can cut it off (every live link dropped, new ones
-/// closed on accept), as when the database server stops.
-struct Proxy {
-    addr: SocketAddr,
-    up: Arc<AtomicBool>,
-    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accept: JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let up = Arc::new(AtomicBool::new(true));
-        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let (up2, links2) = (up.clone(), links.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let target = target.clone();
-                links2.lock().unwrap().push(tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                }));
-            }
-        });
-        Self {
-            addr,
-            up,
-            links,
-            accept,
-        }
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
-            link.abort();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
 }
 
 /// PostgreSQL behind the proxy, with the routes an app adds (`/api/me` from the token alone,

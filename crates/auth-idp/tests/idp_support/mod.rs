@@ -3,6 +3,8 @@
 //! tiny cookie jar.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use auth_idp::{Idp, IdpConfig, PasswordParams};
 use rand_core::RngCore;
 use reqwest::header::{HeaderMap, HeaderValue, SET_COOKIE};
