@@ -76,18 +76,13 @@ pub fn test(root: &Path) -> Result<()> {
     run(command("cargo").args(["test", "--workspace", "--exclude", "e2e"]))?;
 
     step("the library crates package and build on their own (cargo package)");
-    run(command("cargo").args([
-        "package",
-        "--allow-dirty",
-        "-p",
-        "auth-types",
-        "-p",
-        "auth-server",
-        "-p",
-        "auth-idp",
-        "-p",
-        "auth-ui",
-    ]))?;
+    forget_packaged_sources(&LIBRARY_CRATES)?;
+    let mut package = command("cargo");
+    package.args(["package", "--allow-dirty"]);
+    for name in LIBRARY_CRATES {
+        package.args(["-p", name]);
+    }
+    run(&mut package)?;
 
     crate::fuzz::smoke(root)?;
 
@@ -127,5 +122,42 @@ pub fn screenshot(root: &Path) -> Result<()> {
         .env("APP_BUNDLE_DIR", &bundle)
         .env("SCREENSHOT_PATH", &png))?;
     eprintln!("xtask: wrote {}", png.display());
+    Ok(())
+}
+
+/// The crates published from this workspace.
+const LIBRARY_CRATES: [&str; 4] = ["auth-types", "auth-server", "auth-idp", "auth-ui"];
+
+/// `cargo package` verifies each crate against the others through a temporary local registry, and
+/// cargo unpacks that registry's crates once, under `$CARGO_HOME/registry/src/-<hash>/` (the hash
+/// of the registry's path, the same every run): a later run whose crates changed but kept their
+/// version built against the first run's sources (seen: `auth-server` failing on an `auth-types`
+/// constant added since). Removes those unpacked copies; crates.io's (`index.…`) are left alone.
+fn forget_packaged_sources(crates: &[&str]) -> Result<()> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")));
+    let Some(sources) = cargo_home.map(|home| home.join("registry").join("src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&sources) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for unpacked in std::fs::read_dir(registry.path())?.flatten() {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            let ours = crates.iter().any(|krate| {
+                name.strip_prefix(krate)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|version| version.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            if ours {
+                std::fs::remove_dir_all(unpacked.path())?;
+            }
+        }
+    }
     Ok(())
 }
