@@ -77,6 +77,15 @@ pub fn test(root: &Path) -> Result<()> {
 
     step("the library crates package and build on their own (cargo package)");
     forget_packaged_sources(&LIBRARY_CRATES)?;
+    // Cargo also takes a registry crate's build for immutable: the verification would link the
+    // previous run's `auth-types` from the shared target dir. Clean our crates' builds (in CI's
+    // fresh clone they are rebuilt anyway: every file is new to cargo).
+    let mut clean = command("cargo");
+    clean.arg("clean");
+    for name in LIBRARY_CRATES {
+        clean.args(["-p", name]);
+    }
+    run(&mut clean)?;
     let mut package = command("cargo");
     package.args(["package", "--allow-dirty"]);
     for name in LIBRARY_CRATES {
