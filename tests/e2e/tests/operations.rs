@@ -128,6 +128,11 @@ async fn until_refused(port: u16, within: Duration) -> Duration {
     loop {
         match TcpStream::connect(("127.0.0.1", port)).await {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return start.elapsed(),
+            // A connection that reached the backlog just as the listener closed is reset by the
+            // kernel, not refused; the next attempt meets the closed port.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             Err(e) => panic!("connecting failed otherwise than refused: {e}"),
             Ok(_) => {
                 assert!(
