@@ -285,7 +285,14 @@ impl Inner {
 
     /// A new session's first token and its cookies.
     async fn start_session(&self, user: User, issued: &IssuedSession) -> Result<Started, IdpError> {
-        let minted = self.mint(user.id.as_str(), &issued.id, &user.roles).await?;
+        let minted = self
+            .mint(
+                user.id.as_str(),
+                &issued.id,
+                &user.roles,
+                user.email_verified,
+            )
+            .await?;
         let cookies = self.cookies();
         let set_cookies = vec![
             cookies.session(&minted.token),

@@ -65,7 +65,12 @@ impl Inner {
                 _ if !session.is_active(&self.config) => return Ok(None),
                 Presented::InGrace => {
                     let minted = self
-                        .mint(&session.user_id, &session.id, &session.roles)
+                        .mint(
+                            &session.user_id,
+                            &session.id,
+                            &session.roles,
+                            session.email_verified,
+                        )
                         .await?;
                     return Ok(Some(Renewed::new(minted.token, minted.claims)));
                 }
@@ -83,7 +88,12 @@ impl Inner {
                         .await?;
                     if rotated {
                         let minted = self
-                            .mint(&session.user_id, &session.id, &session.roles)
+                            .mint(
+                            &session.user_id,
+                            &session.id,
+                            &session.roles,
+                            session.email_verified,
+                        )
                             .await?;
                         let max_age = refresh_cookie_max_age(
                             &self.config,

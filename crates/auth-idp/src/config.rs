@@ -141,6 +141,39 @@ pub struct IdpConfig {
     pub pwned_passwords_url: Option<Url>,
     /// Bound on each Pwned Passwords request (default 2 s); past it the check fails open.
     pub pwned_passwords_timeout: Duration,
+    /// `AUTH_EMAIL_VERIFICATION`: whether addresses are verified by a mailed code or link
+    /// (default [`EmailVerification::Optional`]).
+    pub email_verification: EmailVerification,
+    /// `AUTH_EMAIL_CODE_SIGN_IN=on`: "Email me a code" sign-in (default off).
+    pub email_code_sign_in: bool,
+    /// How mail is sent (`AUTH_SMTP_URL`, `AUTH_EMAIL_FROM`, `AUTH_APP_NAME`).
+    pub mail: crate::mail::MailSettings,
+}
+
+/// `AUTH_EMAIL_VERIFICATION`: what an unverified address may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmailVerification {
+    /// No verification mail is sent; `email_verified` stays false unless set by the users API.
+    Off,
+    /// A verification mail is sent at sign-up; unverified users are signed in
+    /// (`Check::EmailVerified` guards what needs a verified address). The default.
+    #[default]
+    Optional,
+    /// No session until the address is verified: sign-up and sign-in ask for the mailed code.
+    Required,
+}
+
+impl std::str::FromStr for EmailVerification {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(Self::Off),
+            "optional" => Ok(Self::Optional),
+            "required" => Ok(Self::Required),
+            _ => Err("must be off, optional or required".into()),
+        }
+    }
 }
 
 impl IdpConfig {
@@ -172,6 +205,9 @@ impl IdpConfig {
             key_encryption_key: None,
             pwned_passwords_url: None,
             pwned_passwords_timeout: crate::password_policy::DEFAULT_PWNED_PASSWORDS_TIMEOUT,
+            email_verification: EmailVerification::default(),
+            email_code_sign_in: false,
+            mail: crate::mail::MailSettings::default(),
         })
     }
 
@@ -280,6 +316,25 @@ impl IdpConfig {
         if let Some(v) = get("AUTH_PWNED_PASSWORDS_URL") {
             config.pwned_passwords_url = Some(crate::password_policy::parse_pwned_url(&v)?);
         }
+        if let Some(v) = get("AUTH_EMAIL_VERIFICATION") {
+            config.email_verification = v.parse().map_err(|reason| ConfigError::Invalid {
+                var: "AUTH_EMAIL_VERIFICATION",
+                reason,
+            })?;
+        }
+        if let Some(v) = get("AUTH_EMAIL_CODE_SIGN_IN") {
+            config.email_code_sign_in = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        var: "AUTH_EMAIL_CODE_SIGN_IN",
+                        reason: "must be on or off".into(),
+                    });
+                }
+            };
+        }
+        config.mail = crate::mail::MailSettings::from_lookup(&get)?;
         if config.session_token_ttl >= config.session_ttl {
             return Err(ConfigError::Invalid {
                 var: "AUTH_SESSION_TOKEN_TTL_SECS",

@@ -46,21 +46,28 @@ mod config;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod email_code;
 mod keys;
+mod mail;
+mod one_time;
 mod password;
 mod password_policy;
 mod rate_limit;
+mod recovery;
 mod redirect;
 mod routes;
 mod session;
+mod settings;
 mod stack;
 mod store;
 mod users;
 mod validate;
+mod verification;
 
 pub use cli::run as run_cli;
 pub use client_ip::TrustedProxies;
-pub use config::{IdpConfig, PasswordParams, RateLimitConfig};
+pub use config::{EmailVerification, IdpConfig, PasswordParams, RateLimitConfig};
+pub use mail::MailSettings;
 pub use error::IdpError;
 pub use keys::{KeyEncryptionKey, KeyRotation};
 pub use session::{DEFAULT_ROLES, ROLE_PERMISSIONS, permissions_for_roles};
@@ -90,6 +97,8 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     /// The breached-password check (`AUTH_PWNED_PASSWORDS_URL`), when configured.
     pub(crate) breach_check: Option<password_policy::BreachCheck>,
+    /// Sends the provider's mails off the request path.
+    pub(crate) mailer: mail::Mailer,
     /// The key stores of the verifiers built around this provider ([`Idp::stack`]): told of
     /// every key change this instance makes or reads, so its own verifier never refuses a token
     /// it just signed with a new key.
@@ -111,6 +120,7 @@ impl Idp {
             .map(|url| password_policy::BreachCheck::new(url, config.pwned_passwords_timeout))
             .transpose()?;
         password_policy::warm_up();
+        let mailer = mail::Mailer::new(&config.mail, config.public_url.as_str())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -119,6 +129,7 @@ impl Idp {
                 keys,
                 limits,
                 breach_check,
+                mailer,
                 verifiers: std::sync::Mutex::default(),
             }),
         })

@@ -24,7 +24,7 @@ use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-type AppState = Arc<Inner>;
+pub(crate) type AppState = Arc<Inner>;
 
 pub(crate) fn router(inner: AppState) -> axum::Router {
     axum::Router::new()
@@ -36,6 +36,12 @@ pub(crate) fn router(inner: AppState) -> axum::Router {
         .route(paths::TOKEN, get(token))
         .route(paths::JWKS, get(jwks))
         .route(paths::OPENID_CONFIGURATION, get(openid_configuration))
+        // Each account feature owns its routes (and storage) in its own module.
+        .merge(crate::verification::routes())
+        .merge(crate::recovery::routes())
+        .merge(crate::email_code::routes())
+        .merge(crate::settings::routes())
+        .merge(crate::mail::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(inner)
 }
@@ -47,15 +53,15 @@ async fn method_not_allowed() -> Response {
 // ---- handlers -------------------------------------------------------------------------------
 
 /// A posted form or JSON body, read and parsed, with its sanitised `redirect_url`.
-struct Post<T> {
-    parts: Parts,
-    input: T,
-    format: Format,
-    redirect: String,
+pub(crate) struct Post<T> {
+    pub(crate) parts: Parts,
+    pub(crate) input: T,
+    pub(crate) format: Format,
+    pub(crate) redirect: String,
 }
 
 /// Reads a post's body (`empty_ok`: a missing body counts as `{}`); the error answer otherwise.
-async fn read_post<T: DeserializeOwned + Redirecting>(
+pub(crate) async fn read_post<T: DeserializeOwned + Redirecting>(
     inner: &Inner,
     req: Request,
     empty_ok: bool,
@@ -236,7 +242,7 @@ async fn openid_configuration(State(inner): State<AppState>) -> Response {
 // ---- responses ------------------------------------------------------------------------------
 
 /// What the accounts service needs to know of the request.
-fn caller<'a>(inner: &Inner, parts: &'a Parts, session_id: Option<&'a str>) -> Caller<'a> {
+pub(crate) fn caller<'a>(inner: &Inner, parts: &'a Parts, session_id: Option<&'a str>) -> Caller<'a> {
     Caller {
         address: client_address(inner, parts),
         user_agent: parts
@@ -252,7 +258,7 @@ fn caller<'a>(inner: &Inner, parts: &'a Parts, session_id: Option<&'a str>) -> C
 /// read from the trusted proxies' headers), or `None` when it cannot be known (no proxy
 /// configured and no `ConnectInfo`, as under `dioxus::serve`): one shared "unknown" bucket would
 /// let a single attacker lock every user out.
-fn client_address(inner: &Inner, parts: &Parts) -> Option<IpAddr> {
+pub(crate) fn client_address(inner: &Inner, parts: &Parts) -> Option<IpAddr> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -272,14 +278,14 @@ fn prefix(s: &str, max_chars: usize) -> &str {
         .map_or(s, |(at, _)| &s[..at])
 }
 
-fn append_cookies(response: &mut Response, set_cookies: Vec<HeaderValue>) {
+pub(crate) fn append_cookies(response: &mut Response, set_cookies: Vec<HeaderValue>) {
     for value in set_cookies {
         // append, never insert: every Set-Cookie must reach the browser.
         response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -288,7 +294,7 @@ fn see_other(location: &str) -> Response {
 }
 
 /// A form error: back to the form page with `?error=<code>&redirect_url=…`.
-fn form_error(page: &str, error: &ApiError, redirect_url: &str) -> Response {
+pub(crate) fn form_error(page: &str, error: &ApiError, redirect_url: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("error", error.code.code())
         .append_pair("redirect_url", redirect_url)
@@ -302,13 +308,13 @@ fn form_error(page: &str, error: &ApiError, redirect_url: &str) -> Response {
     response
 }
 
-fn auth_state(claims: &auth_types::SessionClaims) -> AuthState {
+pub(crate) fn auth_state(claims: &auth_types::SessionClaims) -> AuthState {
     AuthState::SignedIn(SignedIn::from(claims))
 }
 
 /// The answer to a sign-up or sign-in, in the caller's format: a form post is redirected (303)
 /// to `redirect` or back to its form with `?error=`; a JSON post gets the new auth state.
-fn session_response<T>(
+pub(crate) fn session_response<T>(
     outcome: Result<Started, ApiError>,
     post: &Post<T>,
     success: StatusCode,
@@ -338,7 +344,7 @@ fn session_response<T>(
     }
 }
 
-fn signed_out_response<T>(inner: &Inner, post: &Post<T>) -> Response {
+pub(crate) fn signed_out_response<T>(inner: &Inner, post: &Post<T>) -> Response {
     let mut response = match post.format {
         Format::Form => see_other(&post.redirect),
         Format::Json => Json(json!({ "auth": AuthState::SignedOut })).into_response(),
@@ -347,7 +353,7 @@ fn signed_out_response<T>(inner: &Inner, post: &Post<T>) -> Response {
     response
 }
 
-fn no_store(response: &mut Response) {
+pub(crate) fn no_store(response: &mut Response) {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -166,9 +166,11 @@ impl Inner {
         user_id: &str,
         session_id: &str,
         roles: &[String],
+        email_verified: bool,
     ) -> Result<Minted, IdpError> {
         let iat = now();
         let claims = SessionClaims {
+            email_verified: Some(email_verified),
             sub: user_id.to_owned(),
             sid: Some(session_id.to_owned()),
             iss: self.config.issuer.clone(),

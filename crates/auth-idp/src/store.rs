@@ -25,12 +25,14 @@ pub enum Backend {
 /// The database handle (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    /// The pool; feature modules (`verification.rs`, `settings.rs`, …) keep their queries in
+    /// their own `impl Store` blocks.
+    pub(crate) pool: AnyPool,
     backend: Backend,
 }
 
 pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.image_url, u.created_at, \
-     u.public_metadata, u.private_metadata, u.roles";
+     u.public_metadata, u.private_metadata, u.roles, u.email_verified";
 
 /// A session row joined with its user's roles.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub(crate) struct SessionRow {
     /// SHA-256 of the secret the last rotation replaced, and when (the grace runs from then).
     pub previous_secret_hash: Option<String>,
     pub rotated_at: Option<i64>,
+    /// The user's `email_verified`, for the token's claim.
+    pub email_verified: bool,
 }
 
 /// One refresh-secret rotation: the session, the secret it replaces, and its successor.
@@ -390,8 +394,8 @@ impl Store {
     async fn session_where(&self, cond: &str, arg: &str) -> Result<Option<SessionRow>, IdpError> {
         let row = sqlx::query(&format!(
             "SELECT s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at, \
-             u.roles, s.refresh_secret_hash, s.previous_secret_hash, s.rotated_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE {cond}"
+             u.roles, s.refresh_secret_hash, s.previous_secret_hash, s.rotated_at, \
+             u.email_verified FROM sessions s JOIN users u ON u.id = s.user_id WHERE {cond}"
         ))
         .bind(arg)
         .fetch_optional(&self.pool)
@@ -409,6 +413,7 @@ impl Store {
             refresh_secret_hash: r.try_get(7)?,
             previous_secret_hash: r.try_get(8)?,
             rotated_at: r.try_get(9)?,
+            email_verified: r.try_get::<i64, _>(10)? != 0,
         }))
     }
 
@@ -684,6 +689,7 @@ pub(crate) fn user_from_row(r: &AnyRow) -> Result<UserRecord, IdpError> {
     let roles: String = r.try_get(7)?;
     Ok(UserRecord {
         user: User {
+            email_verified: r.try_get::<i64, _>(8)? != 0,
             id: UserId::new(r.try_get::<String, _>(0)?),
             email: r.try_get(1)?,
             name: r.try_get(2)?,

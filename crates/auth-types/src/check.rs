@@ -24,6 +24,8 @@ pub enum Check {
     All(Vec<Check>),
     /// At least one inner check holds.
     Any(Vec<Check>),
+    /// The user's email address is verified (the `email_verified` claim is `true`).
+    EmailVerified,
 }
 
 impl Check {
@@ -47,15 +49,17 @@ impl Check {
         Self::Any(checks.into_iter().collect())
     }
 
-    /// Evaluates the check against a list of roles and permissions.
-    pub(crate) fn holds(&self, roles: &[String], permissions: &[String]) -> bool {
+    /// Evaluates the check against a signed-in state.
+    pub(crate) fn holds(&self, signed_in: &crate::SignedIn) -> bool {
+        let (roles, permissions) = (&signed_in.roles, &signed_in.permissions);
         match self {
+            Self::EmailVerified => signed_in.email_verified,
             Self::Role(name) => !name.is_empty() && roles.iter().any(|r| r == name),
             Self::Permission(name) => !name.is_empty() && permissions.iter().any(|p| p == name),
             Self::All(checks) => {
-                !checks.is_empty() && checks.iter().all(|c| c.holds(roles, permissions))
+                !checks.is_empty() && checks.iter().all(|c| c.holds(signed_in))
             }
-            Self::Any(checks) => checks.iter().any(|c| c.holds(roles, permissions)),
+            Self::Any(checks) => checks.iter().any(|c| c.holds(signed_in)),
         }
     }
 }

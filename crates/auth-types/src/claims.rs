@@ -58,6 +58,9 @@ pub struct SessionClaims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub permissions: Vec<String>,
+    /// Whether the user's email address is verified (OpenID Connect's `email_verified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// Every other claim, unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

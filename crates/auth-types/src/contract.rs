@@ -50,6 +50,51 @@ pub mod paths {
     pub const SIGN_IN_PAGE: &str = "/sign-in";
     /// The app page with the sign-up form.
     pub const SIGN_UP_PAGE: &str = "/sign-up";
+
+    /// `POST` ([`VerifyEmailRequest`](super::VerifyEmailRequest)): confirm an address with the
+    /// mailed code (and `email`) or link token; signs in when verification was holding the
+    /// session back (`AUTH_EMAIL_VERIFICATION=required`).
+    pub const VERIFY_EMAIL: &str = "/auth/verify-email";
+    /// `POST` ([`EmailRequest`](super::EmailRequest)): mail a new verification code and link.
+    pub const VERIFY_EMAIL_RESEND: &str = "/auth/verify-email/resend";
+    /// `POST` ([`EmailRequest`](super::EmailRequest)): mail a password-reset link; the answer is
+    /// the same whether or not the address has an account.
+    pub const PASSWORD_RESET: &str = "/auth/password-reset";
+    /// `POST` ([`PasswordResetConfirmRequest`](super::PasswordResetConfirmRequest)): set a new
+    /// password with the mailed token; revokes every session and signs in fresh.
+    pub const PASSWORD_RESET_CONFIRM: &str = "/auth/password-reset/confirm";
+    /// `POST` ([`ChangePasswordRequest`](super::ChangePasswordRequest)), signed in.
+    pub const PASSWORD: &str = "/auth/password";
+    /// `POST` ([`ChangeEmailRequest`](super::ChangeEmailRequest)), signed in: mails a code and
+    /// link to the new address, which replaces the old one once verified at [`VERIFY_EMAIL`].
+    pub const EMAIL: &str = "/auth/email";
+    /// `GET`: the signed-in user's active sessions ([`SessionsResponse`](super::SessionsResponse)).
+    pub const SESSIONS: &str = "/auth/sessions";
+    /// `DELETE /auth/sessions/{id}` revokes one of the caller's sessions; forms (no DELETE before
+    /// the wasm loads) post to `/auth/sessions/{id}/revoke`.
+    pub const SESSION_BY_ID: &str = "/auth/sessions/{id}";
+    /// `POST`, the form twin of `DELETE` [`SESSION_BY_ID`].
+    pub const SESSION_REVOKE: &str = "/auth/sessions/{id}/revoke";
+    /// `POST`: revoke every session of the caller except this one.
+    pub const SESSIONS_REVOKE_OTHERS: &str = "/auth/sessions/revoke-others";
+    /// `POST` ([`PasswordRequest`](super::PasswordRequest)), signed in: delete the account.
+    pub const ACCOUNT_DELETE: &str = "/auth/account/delete";
+    /// `POST` ([`EmailRequest`](super::EmailRequest)): mail a sign-in code
+    /// (`AUTH_EMAIL_CODE_SIGN_IN=on`); the answer does not reveal whether the address has an
+    /// account.
+    pub const EMAIL_CODE: &str = "/auth/email-code";
+    /// `POST` ([`EmailCodeConfirmRequest`](super::EmailCodeConfirmRequest)): sign in with it.
+    pub const EMAIL_CODE_CONFIRM: &str = "/auth/email-code/confirm";
+    /// `GET`, debug builds without `AUTH_SMTP_URL` only: the last 50 mails the server "sent".
+    pub const DEV_MAILBOX: &str = "/auth/dev/mailbox";
+    /// The app page with the forgot-password form (and where its errors redirect).
+    pub const FORGOT_PASSWORD_PAGE: &str = "/forgot-password";
+    /// The app page the reset mail links to (`?token=`).
+    pub const RESET_PASSWORD_PAGE: &str = "/reset-password";
+    /// The app page the verification mail links to (`?token=`), and where the code is entered.
+    pub const VERIFY_EMAIL_PAGE: &str = "/verify-email";
+    /// The app page with the account settings (`UserProfile`).
+    pub const PROFILE_PAGE: &str = "/profile";
 }
 
 /// The longest display name accepted, in characters (names also may not hold control characters).
@@ -85,11 +130,25 @@ pub enum FormError {
     CommonPassword,
     /// Sign-up with a password the breached-password service lists.
     BreachedPassword,
+    /// A mailed code is wrong or expired.
+    InvalidCode,
+    /// A mailed link's token is wrong, used or expired.
+    InvalidToken,
+    /// Five wrong codes: this code is dead, a new one must be requested.
+    CodeLocked,
+    /// The account's address must be verified first (the form asks for the mailed code).
+    VerificationRequired,
+    /// The current password given to a settings form is wrong.
+    WrongPassword,
+    /// The thing to act on does not exist (or is not the caller's).
+    NotFound,
+    /// The feature is turned off in the settings.
+    Disabled,
 }
 
 impl FormError {
     /// Every code, in a fixed order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 20] = [
         Self::BadRequest,
         Self::InvalidEmail,
         Self::InvalidPassword,
@@ -103,6 +162,13 @@ impl FormError {
         Self::Internal,
         Self::CommonPassword,
         Self::BreachedPassword,
+        Self::InvalidCode,
+        Self::InvalidToken,
+        Self::CodeLocked,
+        Self::VerificationRequired,
+        Self::WrongPassword,
+        Self::NotFound,
+        Self::Disabled,
     ];
 
     /// The short code used in `?error=`.
@@ -125,6 +191,13 @@ impl FormError {
             Self::Internal => "internal",
             Self::CommonPassword => "common_password",
             Self::BreachedPassword => "breached_password",
+            Self::InvalidCode => "invalid_code",
+            Self::InvalidToken => "invalid_token",
+            Self::CodeLocked => "code_locked",
+            Self::VerificationRequired => "verification_required",
+            Self::WrongPassword => "wrong_password",
+            Self::NotFound => "not_found",
+            Self::Disabled => "disabled",
         }
     }
 
@@ -158,6 +231,13 @@ impl FormError {
             Self::BreachedPassword => {
                 "This password has appeared in a data breach, choose another one"
             }
+            Self::InvalidCode => "The code is wrong or has expired",
+            Self::InvalidToken => "This link is invalid or has expired, request a new one",
+            Self::CodeLocked => "Too many wrong codes, request a new one",
+            Self::VerificationRequired => "Enter the code we sent to your email address",
+            Self::WrongPassword => "The current password is wrong",
+            Self::NotFound => "Not found",
+            Self::Disabled => "This feature is turned off",
         }
     }
 }
@@ -195,6 +275,129 @@ pub struct SignOutRequest {
     /// Same-origin path to go to afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+}
+
+/// The body of the posts that take only an address: `/auth/password-reset`,
+/// `/auth/verify-email/resend`, `/auth/email-code`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRequest {
+    /// The address.
+    pub email: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The body of `POST /auth/verify-email`: the link's `token`, or the `code` with the `email` it
+/// was sent to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyEmailRequest {
+    /// The address the code was sent to (with `code`).
+    #[serde(default)]
+    pub email: String,
+    /// The 8-digit code from the mail.
+    #[serde(default)]
+    pub code: String,
+    /// The token from the mail's link.
+    #[serde(default)]
+    pub token: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The body of `POST /auth/password-reset/confirm`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetConfirmRequest {
+    /// The token from the mail's link.
+    pub token: String,
+    /// The new password (same policy as sign-up).
+    pub new_password: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The body of `POST /auth/password`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    /// The password in use (a user created without one sends it empty).
+    #[serde(default)]
+    pub current_password: String,
+    /// The new password (same policy as sign-up).
+    pub new_password: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The body of `POST /auth/email`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEmailRequest {
+    /// The new address.
+    pub email: String,
+    /// The account's password.
+    pub password: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The body of `POST /auth/account/delete`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordRequest {
+    /// The account's password, re-entered.
+    pub password: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The body of `POST /auth/email-code/confirm`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCodeConfirmRequest {
+    /// The address the code was sent to.
+    pub email: String,
+    /// The 8-digit code from the mail.
+    pub code: String,
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// The JSON answer of the posts whose outcome is "we sent a mail (if the address is known)" and
+/// of other settings posts without a session to return: `{"ok":true,"message":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedResponse {
+    /// Always `true`.
+    pub ok: bool,
+    /// What happens next, for the user ("If an account exists for that address, …").
+    pub message: String,
+    /// Where a form should go next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// One active session of the signed-in user, in [`SessionsResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session id (`sid`).
+    pub id: String,
+    /// A short device description from the user agent ("Chrome on Linux").
+    pub device: String,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Last recorded activity (Unix seconds, minute resolution).
+    pub last_active_at: i64,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// The JSON answer of `GET /auth/sessions`: newest activity first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    /// The active (not revoked, not expired) sessions.
+    pub sessions: Vec<SessionInfo>,
 }
 
 /// The JSON answer of `GET /auth/session`, and of a JSON sign-in or sign-up (which also carries

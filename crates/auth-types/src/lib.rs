@@ -9,7 +9,7 @@
 //! ```
 //! use auth_types::{AuthState, Check, SignedIn, UserId};
 //!
-//! let state = AuthState::SignedIn(SignedIn {
+//! let state = AuthState::SignedIn(SignedIn { email_verified: false,
 //!     user_id: UserId::new("user_123"),
 //!     session_id: None,
 //!     roles: vec!["admin".into()],

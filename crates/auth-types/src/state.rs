@@ -38,6 +38,9 @@ pub struct SignedIn {
     pub permissions: Vec<String>,
     /// When the session token expires (Unix seconds).
     pub expires_at: i64,
+    /// Whether the user's email address is verified (the token's `email_verified` claim).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl AuthState {
@@ -68,7 +71,7 @@ impl AuthState {
     ///
     /// ```
     /// use auth_types::{AuthState, Check, SignedIn, UserId};
-    /// let state = AuthState::SignedIn(SignedIn {
+    /// let state = AuthState::SignedIn(SignedIn { email_verified: false,
     ///     user_id: UserId::new("u"), session_id: None,
     ///     roles: vec![], permissions: vec!["posts:write".into()], expires_at: 0,
     /// });
@@ -78,7 +81,7 @@ impl AuthState {
     /// ```
     pub fn has(&self, check: &Check) -> bool {
         match self {
-            Self::SignedIn(s) => check.holds(&s.roles, &s.permissions),
+            Self::SignedIn(s) => check.holds(s),
             Self::SignedOut => false,
         }
     }
@@ -92,6 +95,7 @@ impl From<&SessionClaims> for SignedIn {
             roles: claims.roles.clone(),
             permissions: claims.permissions.clone(),
             expires_at: claims.exp,
+            email_verified: claims.email_verified == Some(true),
         }
     }
 }
@@ -101,7 +105,7 @@ mod tests {
     use super::*;
 
     fn signed_in(roles: &[&str], permissions: &[&str]) -> AuthState {
-        AuthState::SignedIn(SignedIn {
+        AuthState::SignedIn(SignedIn { email_verified: false,
             user_id: UserId::new("user_1"),
             session_id: Some(SessionId::new("sess_1")),
             roles: roles.iter().map(|s| s.to_string()).collect(),

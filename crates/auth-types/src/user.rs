@@ -12,7 +12,7 @@ use serde_json::Value;
 ///
 /// ```
 /// use auth_types::{User, UserId};
-/// let user = User {
+/// let user = User { email_verified: false,
 ///     id: UserId::new("user_1"),
 ///     email: "ada@example.com".into(),
 ///     name: "Ada".into(),
@@ -42,6 +42,9 @@ pub struct User {
     /// Roles granted to the user.
     #[serde(default, deserialize_with = "one_or_many")]
     pub roles: Vec<String>,
+    /// Whether the primary address is verified (by a mailed code or link, or a provider).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl User {

@@ -22,7 +22,7 @@ fn ada(roles: &[&str]) -> AuthSnapshot {
             },
             expires_at: 4_000_000_000,
         }),
-        Some(User {
+        Some(User { email_verified: false,
             id: UserId::new("user_ada"),
             email: "ada@example.com".into(),
             name: "Ada Lovelace".into(),
