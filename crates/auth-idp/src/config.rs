@@ -335,6 +335,7 @@ impl IdpConfig {
             };
         }
         config.mail = crate::mail::MailSettings::from_lookup(&get)?;
+        config.check_mail_is_possible(!cfg!(debug_assertions))?;
         if config.session_token_ttl >= config.session_ttl {
             return Err(ConfigError::Invalid {
                 var: "AUTH_SESSION_TOKEN_TTL_SECS",
@@ -348,6 +349,27 @@ impl IdpConfig {
             });
         }
         Ok(config)
+    }
+
+    /// A release build has no dev mailbox: settings that cannot work without mail (verification
+    /// `required`, email-code sign-in) need `AUTH_SMTP_URL`, or no one could ever sign in.
+    fn check_mail_is_possible(&self, release: bool) -> Result<(), ConfigError> {
+        if !release || self.mail.smtp_url.is_some() {
+            return Ok(());
+        }
+        let needs = if self.email_verification == EmailVerification::Required {
+            "AUTH_EMAIL_VERIFICATION=required"
+        } else if self.email_code_sign_in {
+            "AUTH_EMAIL_CODE_SIGN_IN=on"
+        } else {
+            return Ok(());
+        };
+        Err(ConfigError::Invalid {
+            var: "AUTH_SMTP_URL",
+            reason: format!(
+                "must be set with {needs}: a release build cannot send the codes any other way"
+            ),
+        })
     }
 
     /// The session's absolute and idle lifetimes and the rotation grace. An unset idle timeout is
@@ -566,6 +588,13 @@ impl std::fmt::Debug for IdpConfig {
                 &self.pwned_passwords_url.as_ref().map(Url::as_str),
             )
             .field("pwned_passwords_timeout", &self.pwned_passwords_timeout)
+            .field("email_verification", &self.email_verification)
+            .field("email_code_sign_in", &self.email_code_sign_in)
+            .field(
+                "smtp_url",
+                &self.mail.smtp_url.as_deref().map(redact_password),
+            )
+            .field("email_from", &self.mail.from)
             .finish()
     }
 }
@@ -660,6 +689,40 @@ mod tests {
     }
 
     #[test]
+    fn mail_settings_that_need_smtp_refuse_a_release_without_it() {
+        let mut config = IdpConfig::new("sqlite::memory:", "http://localhost:8080").unwrap();
+        assert!(config.check_mail_is_possible(true).is_ok(), "optional needs no SMTP");
+        config.email_verification = EmailVerification::Required;
+        let err = config.check_mail_is_possible(true).unwrap_err().to_string();
+        assert!(err.contains("AUTH_SMTP_URL") && err.contains("required"), "{err}");
+        assert!(config.check_mail_is_possible(false).is_ok(), "debug builds have the mailbox");
+        config.email_verification = EmailVerification::Off;
+        config.email_code_sign_in = true;
+        let err = config.check_mail_is_possible(true).unwrap_err().to_string();
+        assert!(err.contains("AUTH_EMAIL_CODE_SIGN_IN"), "{err}");
+        config.mail.smtp_url = Some("smtp://127.0.0.1:2525".into());
+        assert!(config.check_mail_is_possible(true).is_ok());
+    }
+
+    #[test]
+    fn email_settings_are_validated() {
+        let c = IdpConfig::from_lookup(lookup(&[
+            ("AUTH_EMAIL_VERIFICATION", "Required"),
+            ("AUTH_EMAIL_CODE_SIGN_IN", "on"),
+        ]))
+        .unwrap();
+        assert_eq!(c.email_verification, EmailVerification::Required);
+        assert!(c.email_code_sign_in);
+        for (var, bad) in [
+            ("AUTH_EMAIL_VERIFICATION", "sometimes"),
+            ("AUTH_EMAIL_CODE_SIGN_IN", "maybe"),
+        ] {
+            let err = IdpConfig::from_lookup(lookup(&[(var, bad)])).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let c = IdpConfig::from_lookup(lookup(&[])).unwrap();
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
@@ -670,6 +733,14 @@ mod tests {
         assert!(!c.secure_cookies());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(c.max_concurrent_hashes, (cores / 2).max(1));
+    }
+
+    #[test]
+    fn debug_hides_the_smtp_password() {
+        let mut config = IdpConfig::new("sqlite::memory:", "http://localhost:8080").unwrap();
+        config.mail.smtp_url = Some("smtps://mailer:hunter2@smtp.example.com:465".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("smtp.example.com"), "{shown}");
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub const DEFAULT_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
 /// | `X-Frame-Options` | `DENY` |
 /// | `Content-Security-Policy` | [`DEFAULT_CONTENT_SECURITY_POLICY`], or yours |
 ///
+/// A request whose query has a `token` parameter (a mailed link: password reset, email
+/// verification) is answered with `Referrer-Policy: no-referrer` and `Cache-Control: private,
+/// no-store` instead.
+///
 /// Replace the policy for the whole app with
 /// [`with_content_security_policy`](Self::with_content_security_policy) (and
 /// [`AuthStack::with_security_headers`](crate::AuthStack::with_security_headers)); one route can
@@ -120,7 +124,8 @@ impl SecurityHeaders {
             (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
             (header::X_FRAME_OPTIONS, "DENY"),
         ];
-        let mut router = router;
+        // Innermost, so the fixed `Referrer-Policy` below sees it and stays out of the way.
+        let mut router = router.layer(axum::middleware::from_fn(secret_in_url));
         if let Some(csp) = &self.csp {
             router = router.layer(SetResponseHeaderLayer::if_not_present(
                 header::CONTENT_SECURITY_POLICY,
@@ -135,6 +140,23 @@ impl SecurityHeaders {
         }
         router
     }
+}
+
+/// A page opened from a mailed link carries its secret in the URL (`?token=…`: the password
+/// reset and email verification pages). Its answer gets `Referrer-Policy: no-referrer`, so no
+/// link or resource on the page can leak the URL to another site, and `private, no-store`, so
+/// no cache keeps it.
+async fn secret_in_url(req: Request, next: Next) -> Response {
+    let has_token = req.uri().query().is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(name, _)| name == "token")
+    });
+    let mut res = next.run(req).await;
+    if has_token {
+        let headers = res.headers_mut();
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(header::CACHE_CONTROL, PRIVATE);
+    }
+    res
 }
 
 /// `private, no-store`: neither a shared cache nor the browser keeps the response.
@@ -212,6 +234,30 @@ pub(crate) async fn private_responses(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_token_in_the_url_gets_no_referrer_and_no_store() {
+        use tower::ServiceExt;
+        let app: Router = SecurityHeaders::default().apply(
+            Router::new().route("/reset-password", axum::routing::get(|| async { "page" })),
+        );
+        let call = |uri: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
+                app.oneshot(req).await.unwrap()
+            }
+        };
+        let with = call("/reset-password?token=abc").await;
+        assert_eq!(with.headers()[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(with.headers()[header::CACHE_CONTROL], "private, no-store");
+        let without = call("/reset-password?tokens=abc").await;
+        assert_eq!(
+            without.headers()[header::REFERRER_POLICY],
+            "strict-origin-when-cross-origin"
+        );
+        assert!(without.headers().get(header::CACHE_CONTROL).is_none());
+    }
 
     #[test]
     fn private_policies_are_recognised() {
