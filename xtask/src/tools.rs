@@ -17,6 +17,9 @@ pub const DX_VERSION: &str = "0.7.10";
 pub const ESBUILD_VERSION: &str = "0.27.3";
 /// The binaryen release dx 0.7.10 pins for `wasm-opt`.
 pub const BINARYEN_VERSION: &str = "129.0.0";
+/// The SMTP test server the mail tests send to (and read back through its REST API). 2.x: the
+/// 3.0 line needs Node.js 22 for some of its dependencies; Debian 13 ships Node.js 20.
+pub const MAILDEV_VERSION: &str = "2.2.1";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Installs (if missing) everything needed to build and serve the app, and puts the tool
@@ -28,6 +31,7 @@ pub fn ensure_build_tools(root: &Path) -> Result<()> {
     ensure_wasm_opt()?;
     ensure_wasm_bindgen(root)?;
     ensure_dx()?;
+    ensure_maildev()?;
     Ok(())
 }
 
@@ -238,6 +242,18 @@ fn ensure_wasm_opt() -> Result<()> {
         "wasm-opt",
         "dx optimises release wasm with it",
         |v| v.split_whitespace().nth(2) == BINARYEN_VERSION.split('.').next(),
+    )
+}
+
+/// maildev from npm: a real SMTP server for the mail tests (auth-idp's and the browser tests),
+/// on PATH for every child process; the tests find it there (or at `MAILDEV`).
+fn ensure_maildev() -> Result<()> {
+    ensure_npm_tool(
+        "maildev",
+        MAILDEV_VERSION,
+        "maildev",
+        "the mail tests send to this SMTP test server",
+        |v| v == MAILDEV_VERSION,
     )
 }
 

@@ -3,6 +3,13 @@
 //! caller's current session always comes from the auth layer (its verified claims), never from
 //! a cookie read here.
 //!
+//! With `AUTH_EMAIL_VERIFICATION=optional` (the default) a new account gets a verification mail
+//! and is signed in at once; with `required` sign-up creates the account but no session, and
+//! answers "verification required" ([`ApiError::verification_required`]) whether the address was
+//! new or taken (the owner of a taken address is mailed instead: no enumeration); a sign-in with
+//! the right password on an unverified address mails a fresh code and answers the same. With
+//! `off` no mail is sent.
+//!
 //! Each outcome an operator may need to see (sign-up, sign-in and its failures and lockouts,
 //! sign-out) is logged as an event with the target [`EVENTS`] (`auth::events`), inside the
 //! request's span (its request id). Events never carry a password, a token, a refresh secret or
@@ -10,10 +17,12 @@
 
 use crate::Inner;
 use crate::body::{sign_in_key, validate_sign_up};
+use crate::config::EmailVerification;
 use crate::error::{ApiError, IdpError};
+use crate::mail::Message;
 use crate::rate_limit::Refused;
 use crate::session::{DEFAULT_ROLES, IssuedSession, new_id, refresh_cookie_max_age};
-use crate::store::NewAccount;
+use crate::store::{NewAccount, Store, now};
 use auth_server::SessionCookies;
 use auth_types::contract::{SignInRequest, SignUpRequest};
 use auth_types::{SessionClaims, User};
@@ -62,7 +71,7 @@ impl Caller<'_> {
 }
 
 impl Inner {
-    fn cookies(&self) -> SessionCookies {
+    pub(crate) fn cookies(&self) -> SessionCookies {
         SessionCookies::new(self.config.secure_cookies())
     }
 
@@ -106,6 +115,11 @@ impl Inner {
         (email, name, password): (String, String, String),
         caller: &Caller<'_>,
     ) -> Result<Started, ApiError> {
+        if self.config.email_verification == EmailVerification::Required {
+            return self
+                .create_unverified_account(email, name, password, caller)
+                .await;
+        }
         // Cheap pre-check so a taken email does not cost a hash; the unique constraint still decides.
         if self.store.user_by_email(&email).await?.is_some() {
             tracing::info!(
@@ -157,7 +171,79 @@ impl Inner {
             address = caller.address(),
             "signed up"
         );
+        if self.config.email_verification == EmailVerification::Optional {
+            self.send_verification(&user_id, &email).await;
+        }
         Ok(self.start_session(record.user, &issued).await?)
+    }
+
+    /// Sign-up when verification is required: the account is created without a session, and
+    /// the answer is "verification required" whether the address was free or taken. A taken
+    /// address costs the same work (breach check, hash) so the time does not tell either; its
+    /// owner is mailed: a "someone tried to sign up" notice when the address is verified, a
+    /// fresh code when it is not (most often the owner, signing up again after losing the mail).
+    async fn create_unverified_account(
+        &self,
+        email: String,
+        name: String,
+        password: String,
+        caller: &Caller<'_>,
+    ) -> Result<Started, ApiError> {
+        let existing = self.store.user_by_email(&email).await?;
+        if let Some(check) = &self.breach_check {
+            check.refuse_breached(&password).await?;
+        }
+        let password_hash = self.passwords.hash(password).await?;
+        let existing = match existing {
+            Some(record) => Some(record.user),
+            None => {
+                let user_id = new_id("user");
+                let roles: Vec<String> = DEFAULT_ROLES.iter().map(|r| (*r).to_owned()).collect();
+                match self
+                    .store
+                    .create_user_without_session(&user_id, &email, &name, &roles, &password_hash)
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(
+                            target: EVENTS,
+                            event = "sign_up",
+                            outcome = "verification_required",
+                            user_id = %user_id,
+                            address = caller.address(),
+                            "signed up; the address must be verified before a session starts"
+                        );
+                        self.send_verification(&user_id, &email).await;
+                        None
+                    }
+                    // Taken meanwhile (a concurrent sign-up): as for a taken address.
+                    Err(IdpError::EmailTaken) => {
+                        self.store.user_by_email(&email).await?.map(|r| r.user)
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let Some(user) = existing {
+            tracing::info!(
+                target: EVENTS,
+                event = "sign_up",
+                outcome = "email_taken",
+                account = %account_tag(&email),
+                address = caller.address(),
+                "sign-up with a taken address: its owner is mailed, the answer does not tell"
+            );
+            // Within the per-address mail budget: sign-ups from many client addresses cannot
+            // flood the owner's mailbox.
+            if self.limits.mail("sign_up_taken", &email, None).is_ok() {
+                if user.email_verified {
+                    self.mailer.send(&email, Message::SignUpAttempt);
+                } else {
+                    self.send_verification(user.id.as_str(), &email).await;
+                }
+            }
+        }
+        Err(ApiError::verification_required(&email))
     }
 
     /// Checks the credentials under the rate limits, then replaces the caller's session (if any)
@@ -217,6 +303,34 @@ impl Inner {
             }
         };
         attempt.succeeded();
+        if self.config.email_verification == EmailVerification::Required && !user.email_verified {
+            tracing::info!(
+                target: EVENTS,
+                event = "sign_in",
+                outcome = "verification_required",
+                user_id = %user.id,
+                address = caller.address(),
+                "sign-in held back: the address is not verified; a code is mailed"
+            );
+            // Within the mail budget a fresh code replaces the last one; past it the last one
+            // still works.
+            if self.limits.mail("verify_email", &user.email, None).is_ok() {
+                self.send_verification(user.id.as_str(), &user.email).await;
+            }
+            return Err(ApiError::verification_required(&user.email));
+        }
+        self.start_fresh_session(user, caller, "sign_in").await
+    }
+
+    /// Replaces the caller's session (if any) with a brand-new one for `user` (no session
+    /// fixation): after a password sign-in, a verified address, a password reset or an email
+    /// code. `event` names the flow in the security log.
+    pub(crate) async fn start_fresh_session(
+        &self,
+        user: User,
+        caller: &Caller<'_>,
+        event: &'static str,
+    ) -> Result<Started, ApiError> {
         // The session the request was in (if any) is replaced: revoke it rather than leave it
         // orphaned.
         if let Some(previous) = caller.session_id {
@@ -228,7 +342,7 @@ impl Inner {
             .await?;
         tracing::info!(
             target: EVENTS,
-            event = "sign_in",
+            event,
             outcome = "success",
             user_id = %user.id,
             session_id = %issued.id,
@@ -326,5 +440,48 @@ impl Inner {
             (true, Some(id)) => self.store.user_by_id(&id).await?.map(|r| r.user),
             _ => None,
         })
+    }
+}
+
+impl Store {
+    /// Creates user and credential without a session (sign-up when verification is required).
+    async fn create_user_without_session(
+        &self,
+        user_id: &str,
+        email: &str,
+        name: &str,
+        roles: &[String],
+        password_hash: &str,
+    ) -> Result<(), IdpError> {
+        let now = now();
+        let roles = serde_json::to_string(roles).map_err(|e| IdpError::Internal(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, name, image_url, created_at, updated_at, \
+             public_metadata, private_metadata, roles) \
+             VALUES ($1, $2, $3, NULL, $4, $4, '{}', '{}', $5)",
+        )
+        .bind(user_id)
+        .bind(email)
+        .bind(name)
+        .bind(now)
+        .bind(roles)
+        .execute(&mut *tx)
+        .await
+        .map_err(IdpError::from);
+        match inserted {
+            Err(e) if e.is_unique_violation() => return Err(IdpError::EmailTaken),
+            other => other?,
+        };
+        sqlx::query(
+            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -6,7 +6,10 @@ use crate::error::ApiError;
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::password_policy;
 use crate::validate::{is_valid_email, normalise_email};
-use auth_types::contract::{MAX_NAME_CHARS, SignInRequest, SignOutRequest, SignUpRequest};
+use auth_types::contract::{
+    EmailCodeConfirmRequest, EmailRequest, MAX_NAME_CHARS, PasswordResetConfirmRequest,
+    SignInRequest, SignOutRequest, SignUpRequest, VerifyEmailRequest,
+};
 use axum::body::Body;
 use http::header;
 use http::request::Parts;
@@ -35,7 +38,15 @@ macro_rules! redirecting {
         }
     )*};
 }
-redirecting!(SignUpRequest, SignInRequest, SignOutRequest);
+redirecting!(
+    SignUpRequest,
+    SignInRequest,
+    SignOutRequest,
+    EmailRequest,
+    VerifyEmailRequest,
+    PasswordResetConfirmRequest,
+    EmailCodeConfirmRequest
+);
 
 /// Reads and parses the body: 413 when larger than `limit`, 415 for other content types, 400 for
 /// malformed JSON, 422 for missing or mistyped fields. An empty body with no content type counts
@@ -123,6 +134,24 @@ pub(crate) fn validate_sign_up(
         return Err(ApiError::INVALID_NAME);
     }
     Ok((email, name, password))
+}
+
+/// A posted address, normalised (trimmed, lowercased) and checked: 422 `invalid_email` otherwise.
+pub(crate) fn valid_email(email: &str) -> Result<String, ApiError> {
+    let email = normalise_email(email);
+    if is_valid_email(&email) {
+        Ok(email)
+    } else {
+        Err(ApiError::INVALID_EMAIL)
+    }
+}
+
+/// A new password (reset), NFKC-normalised and checked against the sign-up policy for the
+/// account's `email`.
+pub(crate) fn valid_new_password(password: &str, email: &str) -> Result<String, ApiError> {
+    let password = password_policy::normalise(password);
+    password_policy::check(&password, email)?;
+    Ok(password)
 }
 
 /// The sign-in lookup key and the password actually checked: the normalised email, whether the

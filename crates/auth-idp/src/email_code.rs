@@ -1,9 +1,137 @@
-//! (SEAM stub) see issue 16.
+//! Passwordless sign-in by email code (`AUTH_EMAIL_CODE_SIGN_IN=on`): `POST /auth/email-code`
+//! mails an 8-digit code (15 minutes, single use, dead after 5 wrong tries) to the address if it
+//! has an account, and `POST /auth/email-code/confirm` trades the address and code for a session.
+//!
+//! The request answers the same for every address, before the account is looked up (the lookup,
+//! the code and the mail run in a background task, as for a password reset), and is limited per
+//! client address and per address asked for. A redeemed code also marks the address verified:
+//! it was just proven. Turned off, both endpoints answer 404 `disabled`.
 
 use crate::Inner;
+use crate::accounts::{Caller, EVENTS, Started, account_tag};
+use crate::body::{Format, valid_email};
+use crate::error::ApiError;
+use crate::mail::Message;
+use crate::one_time::{INVALID_CODE, Purpose};
+use crate::routes::{caller, client_address, read_post, session_response};
+use crate::verification::{accepted, form_error_with};
+use auth_server::Auth;
+use auth_types::contract::{EmailCodeConfirmRequest, EmailRequest, paths};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::StatusCode;
 use std::sync::Arc;
+
+/// What the code request answers, whatever the address.
+const SENT: &str = "If an account exists for that address, we sent it a sign-in code. It works \
+                    once, for 15 minutes.";
 
 /// This feature's routes, merged by `routes.rs`.
 pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
     axum::Router::new()
+        .route(paths::EMAIL_CODE, post(request_code))
+        .route(paths::EMAIL_CODE_CONFIRM, post(confirm))
+}
+
+async fn request_code(State(inner): State<Arc<Inner>>, req: Request) -> Response {
+    if !inner.config.email_code_sign_in {
+        return ApiError::DISABLED.into_response();
+    }
+    let post = match read_post::<EmailRequest>(&inner, req, false).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
+    };
+    let address = client_address(&inner, &post.parts);
+    let outcome = valid_email(&post.input.email).and_then(|email| {
+        inner
+            .limits
+            .mail("sign_in_code", &email, address)
+            .map_err(|refused| {
+                tracing::warn!(
+                    target: EVENTS,
+                    event = "email_code",
+                    outcome = "rate_limited",
+                    limit = refused.limit,
+                    account = %account_tag(&email),
+                    "sign-in code refused: too many requests"
+                );
+                ApiError::rate_limited(refused.retry_after_secs())
+            })?;
+        let background = inner.clone();
+        tokio::spawn(async move { background.mail_sign_in_code(&email).await });
+        Ok(SENT)
+    });
+    accepted(&post, outcome, paths::SIGN_IN_PAGE)
+}
+
+async fn confirm(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Request) -> Response {
+    if !inner.config.email_code_sign_in {
+        return ApiError::DISABLED.into_response();
+    }
+    let post = match read_post::<EmailCodeConfirmRequest>(&inner, req, false).await {
+        Ok(post) => post,
+        Err(refused) => return refused,
+    };
+    let session_id = auth.claims().and_then(|c| c.sid.as_deref());
+    let outcome = inner
+        .confirm_sign_in_code(&post.input, &caller(&inner, &post.parts, session_id))
+        .await;
+    match outcome {
+        // Back to the sign-in page on its code step (the address is what it needs).
+        Err(e) if post.format == Format::Form => form_error_with(
+            paths::SIGN_IN_PAGE,
+            &e,
+            &post.redirect,
+            &[("email", post.input.email.trim()), ("method", "email_code")],
+        ),
+        outcome => session_response(outcome, &post, StatusCode::OK, paths::SIGN_IN_PAGE),
+    }
+}
+
+impl Inner {
+    /// The background half of a code request: mails a code if the address has an account.
+    async fn mail_sign_in_code(&self, email: &str) {
+        let user = match self.store.user_by_email(email).await {
+            Ok(Some(record)) => record.user,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "email code: the account lookup failed");
+                return;
+            }
+        };
+        match self
+            .issue_one_time(user.id.as_str(), email, Purpose::SignInCode)
+            .await
+        {
+            Ok(issued) => self
+                .mailer
+                .send(email, Message::SignInCode { code: &issued.code }),
+            Err(e) => tracing::warn!(error = %e, "email code: could not issue a code"),
+        }
+    }
+
+    async fn confirm_sign_in_code(
+        &self,
+        input: &EmailCodeConfirmRequest,
+        caller: &Caller<'_>,
+    ) -> Result<Started, ApiError> {
+        let email = valid_email(&input.email)?;
+        let redeemed = self
+            .redeem_code(&[Purpose::SignInCode], &email, &input.code)
+            .await?;
+        let user = match self.store.user_by_id(&redeemed.user_id).await? {
+            // The account's address changed since the code was mailed: it proves nothing now.
+            Some(record) if record.user.email == redeemed.email => record.user,
+            _ => return Err(INVALID_CODE),
+        };
+        if !user.email_verified {
+            self.store.mark_email_verified(user.id.as_str()).await?;
+        }
+        let Some(user) = self.store.user_by_id(user.id.as_str()).await? else {
+            return Err(INVALID_CODE);
+        };
+        self.start_fresh_session(user.user, caller, "email_code")
+            .await
+    }
 }

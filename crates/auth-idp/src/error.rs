@@ -1,4 +1,6 @@
-//! Errors: [`IdpError`] for the Rust API, [`ApiError`] for HTTP answers (`{"error": "…"}`).
+//! Errors: [`IdpError`] for the Rust API, [`ApiError`] for HTTP answers (`{"error": "…"}`; a
+//! coded error's message is its [`FormError::message`], so clients tell errors apart with
+//! [`FormError::from_message`]).
 
 use auth_types::ErrorBody;
 use auth_types::contract::FormError;
@@ -102,6 +104,9 @@ pub struct ApiError {
     pub code: FormError,
     /// Seconds for `Retry-After` (429, and 503 when the hashing queue is full).
     pub retry_after: Option<u64>,
+    /// The address waiting for its mailed code ([`ApiError::verification_required`]: not an
+    /// error but "enter the code", answered 202 `{"verification_required":true,"email":…}`).
+    pub pending_email: Option<String>,
 }
 
 impl ApiError {
@@ -111,6 +116,7 @@ impl ApiError {
             message,
             code,
             retry_after: None,
+            pending_email: None,
         }
     }
 
@@ -166,6 +172,19 @@ impl ApiError {
         }
     }
 
+    /// "Enter the code we mailed to `email`": a sign-up or sign-in held back until the address is
+    /// verified (`AUTH_EMAIL_VERIFICATION=required`). The same answer whether the account is new,
+    /// already existed, or signed in with the right password.
+    pub(crate) fn verification_required(email: &str) -> Self {
+        Self {
+            pending_email: Some(email.to_owned()),
+            ..Self::coded(StatusCode::ACCEPTED, FormError::VerificationRequired)
+        }
+    }
+
+    /// 404 `This feature is turned off` (a flow its setting disables).
+    pub(crate) const DISABLED: Self = Self::coded(StatusCode::NOT_FOUND, FormError::Disabled);
+
     pub(crate) fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after.max(1)),
@@ -198,13 +217,23 @@ impl From<IdpError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(ErrorBody {
-                error: self.message.to_owned(),
-            }),
-        )
-            .into_response();
+        let mut response = match self.pending_email {
+            Some(email) => (
+                self.status,
+                Json(VerificationRequiredBody {
+                    verification_required: true,
+                    email,
+                }),
+            )
+                .into_response(),
+            None => (
+                self.status,
+                Json(ErrorBody {
+                    error: self.message.to_owned(),
+                }),
+            )
+                .into_response(),
+        };
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -212,6 +241,13 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The JSON of [`ApiError::verification_required`].
+#[derive(serde::Serialize)]
+struct VerificationRequiredBody {
+    verification_required: bool,
+    email: String,
 }
 
 #[cfg(test)]
@@ -239,5 +275,36 @@ mod tests {
             assert!(!is_unavailable_sqlstate(Some(code)), "{code}");
         }
         assert!(!is_unavailable_sqlstate(None));
+    }
+
+    #[tokio::test]
+    async fn bodies_keep_the_error_shape() {
+        async fn body(e: ApiError) -> (StatusCode, String) {
+            let r = e.into_response();
+            let status = r.status();
+            let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+            (status, String::from_utf8(bytes.to_vec()).unwrap())
+        }
+        assert_eq!(
+            body(ApiError::INVALID_CREDENTIALS).await,
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"error":"Invalid email or password"}"#.to_owned()
+            )
+        );
+        assert_eq!(
+            body(ApiError::verification_required("a@example.com")).await,
+            (
+                StatusCode::ACCEPTED,
+                r#"{"verification_required":true,"email":"a@example.com"}"#.to_owned()
+            )
+        );
+        assert_eq!(
+            body(ApiError::DISABLED).await,
+            (
+                StatusCode::NOT_FOUND,
+                r#"{"error":"This feature is turned off"}"#.to_owned()
+            )
+        );
     }
 }

@@ -11,6 +11,10 @@
 //! - a sign-up counts against its client address (default 20 per hour) and against one global
 //!   budget (default 1000 per hour), so a flood of sign-ups, from one address or from many, cannot
 //!   take every hashing thread from sign-in.
+//! - a mailed secret (password reset, verification resend, sign-in code) counts against its
+//!   (kind, address) pair ([`MAIL_PER_EMAIL`] per [`MAIL_WINDOW`]) and its client address (the
+//!   sign-in `address_max_failures` per `window`), whether the account exists or not: nobody can
+//!   flood a mailbox or learn from the limit whether an address is known.
 //!
 //! Client addresses are grouped (IPv6 by /64, see [`crate::client_ip`]) before they are a key,
 //! and every key is a 16-byte digest (SHA-256, truncated) of what it names: a 16 KiB email costs
@@ -52,6 +56,12 @@ pub(crate) const SLOTS: usize = 16;
 
 /// Entries per table (each ~80 bytes with the table's own overhead: a few MiB per table at most).
 pub(crate) const TABLE_ENTRIES: usize = 1 << 16;
+
+/// Mails of one kind to one address within [`MAIL_WINDOW`].
+pub(crate) const MAIL_PER_EMAIL: u32 = 5;
+
+/// The window of the per-email mail budget.
+pub(crate) const MAIL_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// A limit's key: a digest of what it names, fixed-size whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,6 +255,8 @@ pub(crate) struct Limits {
     address: Limiter,
     sign_up_address: Limiter,
     sign_up_global: Limiter,
+    mail_email: Limiter,
+    mail_address: Limiter,
 }
 
 /// The attempts one sign-in counted. Dropped as is, they stay counted (a failed sign-in); see
@@ -319,6 +331,8 @@ impl Limits {
                 entries,
             ),
             sign_up_global: Limiter::new(config.sign_up_global, config.sign_up_window, 64),
+            mail_email: Limiter::new(MAIL_PER_EMAIL, MAIL_WINDOW, entries),
+            mail_address: Limiter::new(config.address_max_failures, config.window, entries),
         }
     }
 
@@ -395,6 +409,39 @@ impl Limits {
                     self.sign_up_address.refund(ticket);
                 }
                 Err(refused("global", wait))
+            }
+        }
+    }
+}
+
+impl Limits {
+    /// Counts a mail of `kind` (`password_reset`, `verify_email`, `sign_in_code`) asked for
+    /// `email` (normalised) from `address`, or refuses it (counting nothing). Counted whether the
+    /// account exists or not, so the answer never tells.
+    pub(crate) fn mail(
+        &self,
+        kind: &str,
+        email: &str,
+        address: Option<IpAddr>,
+    ) -> Result<(), Refused> {
+        let address = match address {
+            Some(ip) => Some(
+                self.mail_address
+                    .try_acquire(Key::address(ip))
+                    .map_err(|wait| refused("address", wait))?,
+            ),
+            None => None,
+        };
+        match self
+            .mail_email
+            .try_acquire(Key::of(&[b"mail", kind.as_bytes(), email.as_bytes()]))
+        {
+            Ok(_) => Ok(()),
+            Err(wait) => {
+                if let Some(ticket) = address {
+                    self.mail_address.refund(ticket);
+                }
+                Err(refused("email", wait))
             }
         }
     }
@@ -645,5 +692,37 @@ mod tests {
         assert!(refused.retry_after_secs() >= 1 && refused.retry_after_secs() <= 64);
         // Without an address only the global budget applies, and it is used up.
         assert_eq!(limits.sign_up(None).unwrap_err().limit, "global");
+    }
+
+    #[test]
+    fn mails_per_email_and_address() {
+        let limits = Limits::new(&config());
+        let address = config().address_max_failures;
+        for _ in 0..MAIL_PER_EMAIL {
+            limits.mail("password_reset", "a@x.test", None).unwrap();
+        }
+        assert_eq!(
+            limits
+                .mail("password_reset", "a@x.test", None)
+                .unwrap_err()
+                .limit,
+            "email"
+        );
+        // Another kind, another address: their own budgets.
+        limits.mail("sign_in_code", "a@x.test", None).unwrap();
+        limits.mail("password_reset", "b@x.test", None).unwrap();
+        // One client address on many emails: its own budget, given back when the email refuses.
+        for n in 0..address {
+            limits
+                .mail("verify_email", &format!("{n}@y.test"), ip("192.0.2.9"))
+                .unwrap();
+        }
+        assert_eq!(
+            limits
+                .mail("verify_email", "new@y.test", ip("192.0.2.9"))
+                .unwrap_err()
+                .limit,
+            "address"
+        );
     }
 }

@@ -295,10 +295,15 @@ pub(crate) fn see_other(location: &str) -> Response {
 
 /// A form error: back to the form page with `?error=<code>&redirect_url=…`.
 pub(crate) fn form_error(page: &str, error: &ApiError, redirect_url: &str) -> Response {
-    let query = url::form_urlencoded::Serializer::new(String::new())
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
         .append_pair("error", error.code.code())
-        .append_pair("redirect_url", redirect_url)
-        .finish();
+        .append_pair("redirect_url", redirect_url);
+    // "Enter the code we mailed": the form opens its code step for this address.
+    if let Some(email) = &error.pending_email {
+        query.append_pair("email", email);
+    }
+    let query = query.finish();
     let mut response = see_other(&format!("{page}?{query}"));
     if let Some(secs) = error.retry_after {
         response

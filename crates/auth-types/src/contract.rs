@@ -206,6 +206,21 @@ impl FormError {
         Self::ALL.into_iter().find(|e| e.code() == code)
     }
 
+    /// The error whose [`message`](Self::message) this is: how a client of the JSON API (`{"error":
+    /// "…"}`) tells coded errors apart. `None` for any other text.
+    ///
+    /// ```
+    /// use auth_types::contract::FormError;
+    /// assert_eq!(
+    ///     FormError::from_message("The code is wrong or has expired"),
+    ///     Some(FormError::InvalidCode)
+    /// );
+    /// assert_eq!(FormError::from_message("Something else"), None);
+    /// ```
+    pub fn from_message(message: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.message() == message)
+    }
+
     /// The fixed, human-readable message (also the JSON `error` of field errors).
     ///
     /// ```
@@ -437,6 +452,10 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), FormError::ALL.len());
         assert_eq!(FormError::from_code("nope"), None);
+        let mut messages: Vec<_> = FormError::ALL.iter().map(|e| e.message()).collect();
+        messages.sort_unstable();
+        messages.dedup();
+        assert_eq!(messages.len(), FormError::ALL.len(), "messages identify their codes");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod process;
+pub mod smtp;
 pub mod ui;
 
 use fantoccini::{Client, ClientBuilder, wd::WebDriverCompatibleCommand};
