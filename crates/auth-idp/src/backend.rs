@@ -89,11 +89,11 @@ impl Inner {
                     if rotated {
                         let minted = self
                             .mint(
-                            &session.user_id,
-                            &session.id,
-                            &session.roles,
-                            session.email_verified,
-                        )
+                                &session.user_id,
+                                &session.id,
+                                &session.roles,
+                                session.email_verified,
+                            )
                             .await?;
                         let max_age = refresh_cookie_max_age(
                             &self.config,

@@ -691,11 +691,20 @@ mod tests {
     #[test]
     fn mail_settings_that_need_smtp_refuse_a_release_without_it() {
         let mut config = IdpConfig::new("sqlite::memory:", "http://localhost:8080").unwrap();
-        assert!(config.check_mail_is_possible(true).is_ok(), "optional needs no SMTP");
+        assert!(
+            config.check_mail_is_possible(true).is_ok(),
+            "optional needs no SMTP"
+        );
         config.email_verification = EmailVerification::Required;
         let err = config.check_mail_is_possible(true).unwrap_err().to_string();
-        assert!(err.contains("AUTH_SMTP_URL") && err.contains("required"), "{err}");
-        assert!(config.check_mail_is_possible(false).is_ok(), "debug builds have the mailbox");
+        assert!(
+            err.contains("AUTH_SMTP_URL") && err.contains("required"),
+            "{err}"
+        );
+        assert!(
+            config.check_mail_is_possible(false).is_ok(),
+            "debug builds have the mailbox"
+        );
         config.email_verification = EmailVerification::Off;
         config.email_code_sign_in = true;
         let err = config.check_mail_is_possible(true).unwrap_err().to_string();
@@ -717,7 +726,9 @@ mod tests {
             ("AUTH_EMAIL_VERIFICATION", "sometimes"),
             ("AUTH_EMAIL_CODE_SIGN_IN", "maybe"),
         ] {
-            let err = IdpConfig::from_lookup(lookup(&[(var, bad)])).unwrap_err().to_string();
+            let err = IdpConfig::from_lookup(lookup(&[(var, bad)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(var), "{err}");
         }
     }
@@ -740,7 +751,10 @@ mod tests {
         let mut config = IdpConfig::new("sqlite::memory:", "http://localhost:8080").unwrap();
         config.mail.smtp_url = Some("smtps://mailer:hunter2@smtp.example.com:465".into());
         let shown = format!("{config:?}");
-        assert!(!shown.contains("hunter2") && shown.contains("smtp.example.com"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("smtp.example.com"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -8,24 +8,19 @@
 //! it was just proven. Turned off, both endpoints answer 404 `disabled`.
 
 use crate::Inner;
-use crate::accounts::{Caller, EVENTS, Started, account_tag};
+use crate::accounts::{Caller, Started};
 use crate::body::{Format, valid_email};
 use crate::error::ApiError;
-use crate::mail::Message;
+use crate::mail_request::MailFlow;
 use crate::one_time::{INVALID_CODE, Purpose};
-use crate::routes::{caller, client_address, read_post, session_response};
-use crate::verification::{accepted, form_error_with};
+use crate::routes::{caller, form_error_with, read_post, session_response};
 use auth_server::Auth;
-use auth_types::contract::{EmailCodeConfirmRequest, EmailRequest, paths};
+use auth_types::contract::{EmailCodeConfirmRequest, paths};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::StatusCode;
 use std::sync::Arc;
-
-/// What the code request answers, whatever the address.
-const SENT: &str = "If an account exists for that address, we sent it a sign-in code. It works \
-                    once, for 15 minutes.";
 
 /// This feature's routes, merged by `routes.rs`.
 pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
@@ -38,31 +33,7 @@ async fn request_code(State(inner): State<Arc<Inner>>, req: Request) -> Response
     if !inner.config.email_code_sign_in {
         return ApiError::DISABLED.into_response();
     }
-    let post = match read_post::<EmailRequest>(&inner, req, false).await {
-        Ok(post) => post,
-        Err(refused) => return refused,
-    };
-    let address = client_address(&inner, &post.parts);
-    let outcome = valid_email(&post.input.email).and_then(|email| {
-        inner
-            .limits
-            .mail("sign_in_code", &email, address)
-            .map_err(|refused| {
-                tracing::warn!(
-                    target: EVENTS,
-                    event = "email_code",
-                    outcome = "rate_limited",
-                    limit = refused.limit,
-                    account = %account_tag(&email),
-                    "sign-in code refused: too many requests"
-                );
-                ApiError::rate_limited(refused.retry_after_secs())
-            })?;
-        let background = inner.clone();
-        tokio::spawn(async move { background.mail_sign_in_code(&email).await });
-        Ok(SENT)
-    });
-    accepted(&post, outcome, paths::SIGN_IN_PAGE)
+    crate::mail_request::request(inner, req, MailFlow::SignInCode).await
 }
 
 async fn confirm(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Request) -> Response {
@@ -90,27 +61,6 @@ async fn confirm(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Request
 }
 
 impl Inner {
-    /// The background half of a code request: mails a code if the address has an account.
-    async fn mail_sign_in_code(&self, email: &str) {
-        let user = match self.store.user_by_email(email).await {
-            Ok(Some(record)) => record.user,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "email code: the account lookup failed");
-                return;
-            }
-        };
-        match self
-            .issue_one_time(user.id.as_str(), email, Purpose::SignInCode)
-            .await
-        {
-            Ok(issued) => self
-                .mailer
-                .send(email, Message::SignInCode { code: &issued.code }),
-            Err(e) => tracing::warn!(error = %e, "email code: could not issue a code"),
-        }
-    }
-
     async fn confirm_sign_in_code(
         &self,
         input: &EmailCodeConfirmRequest,

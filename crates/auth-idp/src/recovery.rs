@@ -14,26 +14,22 @@
 //! issued before the password last changed is refused even if it was not voided.
 
 use crate::Inner;
-use crate::accounts::{Caller, EVENTS, Started, account_tag};
-use crate::body::{Format, valid_email, valid_new_password};
+use crate::accounts::{Caller, EVENTS, Started};
+use crate::body::{Format, valid_new_password};
 use crate::error::{ApiError, IdpError};
 use crate::mail::Message;
+use crate::mail_request::MailFlow;
 use crate::one_time::{INVALID_TOKEN, Purpose};
-use crate::routes::{caller, client_address, read_post, session_response};
+use crate::routes::{caller, form_error_with, read_post, session_response};
 use crate::store::{Store, now};
-use crate::verification::{accepted, form_error_with};
 use auth_server::Auth;
-use auth_types::contract::{EmailRequest, PasswordResetConfirmRequest, paths};
+use auth_types::contract::{PasswordResetConfirmRequest, paths};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::post;
 use http::{HeaderValue, StatusCode, header};
 use sqlx::Row;
 use std::sync::Arc;
-
-/// What the reset request answers, whatever the address.
-const SENT: &str = "If an account exists for that address, we sent it a link to reset the \
-                    password. The link works once, for one hour.";
 
 /// This feature's routes, merged by `routes.rs`.
 pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
@@ -43,31 +39,7 @@ pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
 }
 
 async fn request_reset(State(inner): State<Arc<Inner>>, req: Request) -> Response {
-    let post = match read_post::<EmailRequest>(&inner, req, false).await {
-        Ok(post) => post,
-        Err(refused) => return refused,
-    };
-    let address = client_address(&inner, &post.parts);
-    let outcome = valid_email(&post.input.email).and_then(|email| {
-        inner
-            .limits
-            .mail("password_reset", &email, address)
-            .map_err(|refused| {
-                tracing::warn!(
-                    target: EVENTS,
-                    event = "password_reset",
-                    outcome = "rate_limited",
-                    limit = refused.limit,
-                    account = %account_tag(&email),
-                    "password reset refused: too many requests"
-                );
-                ApiError::rate_limited(refused.retry_after_secs())
-            })?;
-        let background = inner.clone();
-        tokio::spawn(async move { background.mail_reset_link(&email).await });
-        Ok(SENT)
-    });
-    accepted(&post, outcome, paths::FORGOT_PASSWORD_PAGE)
+    crate::mail_request::request(inner, req, MailFlow::PasswordReset).await
 }
 
 async fn confirm(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Request) -> Response {
@@ -98,36 +70,6 @@ async fn confirm(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Request
 }
 
 impl Inner {
-    /// The background half of a reset request: mails a link if the address has an account.
-    async fn mail_reset_link(&self, email: &str) {
-        let user = match self.store.user_by_email(email).await {
-            Ok(Some(record)) => record.user,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "password reset: the account lookup failed");
-                return;
-            }
-        };
-        match self
-            .issue_one_time(user.id.as_str(), email, Purpose::PasswordReset)
-            .await
-        {
-            Ok(issued) => {
-                let link = self.link(paths::RESET_PASSWORD_PAGE, &issued.token);
-                self.mailer
-                    .send(email, Message::PasswordReset { link: &link });
-                tracing::info!(
-                    target: EVENTS,
-                    event = "password_reset",
-                    outcome = "mailed",
-                    user_id = %user.id,
-                    "password reset link mailed"
-                );
-            }
-            Err(e) => tracing::warn!(error = %e, "password reset: could not issue a link"),
-        }
-    }
-
     async fn confirm_reset(
         &self,
         input: &PasswordResetConfirmRequest,

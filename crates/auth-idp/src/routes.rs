@@ -10,7 +10,8 @@ use crate::error::{ApiError, IdpError};
 use crate::redirect::safe_redirect;
 use auth_server::Auth;
 use auth_types::contract::{
-    SessionResponse, SignInRequest, SignOutRequest, SignUpRequest, TokenResponse, paths,
+    AcceptedResponse, SessionResponse, SignInRequest, SignOutRequest, SignUpRequest, TokenResponse,
+    paths,
 };
 use auth_types::{AuthState, SignedIn};
 use axum::Json;
@@ -242,7 +243,11 @@ async fn openid_configuration(State(inner): State<AppState>) -> Response {
 // ---- responses ------------------------------------------------------------------------------
 
 /// What the accounts service needs to know of the request.
-pub(crate) fn caller<'a>(inner: &Inner, parts: &'a Parts, session_id: Option<&'a str>) -> Caller<'a> {
+pub(crate) fn caller<'a>(
+    inner: &Inner,
+    parts: &'a Parts,
+    session_id: Option<&'a str>,
+) -> Caller<'a> {
     Caller {
         address: client_address(inner, parts),
         user_agent: parts
@@ -293,24 +298,58 @@ pub(crate) fn see_other(location: &str) -> Response {
     response
 }
 
-/// A form error: back to the form page with `?error=<code>&redirect_url=…`.
+/// A form error: back to the form page with `?error=<code>&redirect_url=…` (and `&email=` when
+/// the form should ask for a mailed code).
 pub(crate) fn form_error(page: &str, error: &ApiError, redirect_url: &str) -> Response {
+    form_error_with(page, error, redirect_url, &[])
+}
+
+/// A form error with extra query pairs (the address of a code form, the token of a reset form),
+/// so the page can show the same form again: `page?error=<code>&redirect_url=…&<extra>`.
+pub(crate) fn form_error_with(
+    page: &str,
+    error: &ApiError,
+    redirect_url: &str,
+    extra: &[(&str, &str)],
+) -> Response {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("error", error.code.code())
         .append_pair("redirect_url", redirect_url);
+    for (name, value) in extra {
+        query.append_pair(name, value);
+    }
     // "Enter the code we mailed": the form opens its code step for this address.
     if let Some(email) = &error.pending_email {
         query.append_pair("email", email);
     }
-    let query = query.finish();
-    let mut response = see_other(&format!("{page}?{query}"));
+    let mut response = see_other(&format!("{page}?{}", query.finish()));
     if let Some(secs) = error.retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+/// The answer to a "we mail you if …" post: JSON [`AcceptedResponse`] or a 303 to the post's
+/// `redirect_url`; errors as JSON or a 303 back to `form_page` with `?error=`.
+pub(crate) fn accepted<T: Redirecting>(
+    post: &Post<T>,
+    outcome: Result<&str, ApiError>,
+    form_page: &str,
+) -> Response {
+    match (outcome, post.format) {
+        (Ok(_), Format::Form) => see_other(&post.redirect),
+        (Ok(message), Format::Json) => Json(AcceptedResponse {
+            ok: true,
+            message: message.to_owned(),
+            redirect_url: Some(post.redirect.clone()),
+        })
+        .into_response(),
+        (Err(e), Format::Form) => form_error_with(form_page, &e, &post.redirect, &[]),
+        (Err(e), Format::Json) => e.into_response(),
+    }
 }
 
 pub(crate) fn auth_state(claims: &auth_types::SessionClaims) -> AuthState {

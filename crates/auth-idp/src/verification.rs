@@ -13,22 +13,21 @@
 
 use crate::Inner;
 use crate::accounts::{Caller, EVENTS, Started};
-use crate::body::{Format, Redirecting, valid_email};
-use crate::config::EmailVerification;
+use crate::body::{Format, valid_email};
 use crate::error::{ApiError, IdpError};
 use crate::mail::Message;
+use crate::mail_request::MailFlow;
 use crate::one_time::{INVALID_CODE, INVALID_TOKEN, Purpose};
-use crate::routes::{Post, caller, read_post, see_other, session_response};
+use crate::routes::{caller, form_error_with, read_post, session_response};
 use crate::store::{Store, now};
 use auth_server::Auth;
 use auth_types::SessionClaims;
 use auth_types::User;
-use auth_types::contract::{AcceptedResponse, EmailRequest, VerifyEmailRequest, paths};
-use axum::Json;
+use auth_types::contract::{VerifyEmailRequest, paths};
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use std::sync::Arc;
 
 /// This feature's routes, merged by `routes.rs`.
@@ -37,9 +36,6 @@ pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
         .route(paths::VERIFY_EMAIL, post(verify_email))
         .route(paths::VERIFY_EMAIL_RESEND, post(resend))
 }
-
-/// What the resend form says, whatever the address.
-const RESENT: &str = "If this address is waiting to be verified, a new code is on its way.";
 
 async fn verify_email(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Request) -> Response {
     let post = match read_post::<VerifyEmailRequest>(&inner, req, false).await {
@@ -69,29 +65,7 @@ async fn verify_email(State(inner): State<Arc<Inner>>, Auth(auth): Auth, req: Re
 }
 
 async fn resend(State(inner): State<Arc<Inner>>, req: Request) -> Response {
-    let post = match read_post::<EmailRequest>(&inner, req, false).await {
-        Ok(post) => post,
-        Err(refused) => return refused,
-    };
-    let address = crate::routes::client_address(&inner, &post.parts);
-    let outcome = async {
-        let email = valid_email(&post.input.email)?;
-        inner
-            .limits
-            .mail("verify_email", &email, address)
-            .map_err(|refused| ApiError::rate_limited(refused.retry_after_secs()))?;
-        if inner.config.email_verification != EmailVerification::Off
-            && let Some(record) = inner.store.user_by_email(&email).await?
-            && !record.user.email_verified
-        {
-            inner
-                .send_verification(record.user.id.as_str(), &email)
-                .await;
-        }
-        Ok(email)
-    }
-    .await;
-    accepted(&post, outcome.map(|_| RESENT), paths::VERIFY_EMAIL_PAGE)
+    crate::mail_request::request(inner, req, MailFlow::VerifyEmail).await
 }
 
 impl Inner {
@@ -212,50 +186,6 @@ impl Inner {
             }
             _ => Ok(None),
         }
-    }
-}
-
-/// A form error with extra query pairs (the address of a code form, the token of a reset form),
-/// so the page can show the same form again: `page?error=<code>&redirect_url=…&<extra>`.
-pub(crate) fn form_error_with(
-    page: &str,
-    error: &ApiError,
-    redirect_url: &str,
-    extra: &[(&str, &str)],
-) -> Response {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("error", error.code.code())
-        .append_pair("redirect_url", redirect_url);
-    for (name, value) in extra {
-        query.append_pair(name, value);
-    }
-    let mut response = see_other(&format!("{page}?{}", query.finish()));
-    if let Some(secs) = error.retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
-}
-
-/// The answer to a "we mail you if …" post: JSON [`AcceptedResponse`] or a 303 to the post's
-/// `redirect_url`; errors as JSON or a 303 back to `form_page` with `?error=`.
-pub(crate) fn accepted<T: Redirecting>(
-    post: &Post<T>,
-    outcome: Result<&str, ApiError>,
-    form_page: &str,
-) -> Response {
-    match (outcome, post.format) {
-        (Ok(_), Format::Form) => see_other(&post.redirect),
-        (Ok(message), Format::Json) => Json(AcceptedResponse {
-            ok: true,
-            message: message.to_owned(),
-            redirect_url: Some(post.redirect.clone()),
-        })
-        .into_response(),
-        (Err(e), Format::Form) => form_error_with(form_page, &e, &post.redirect, &[]),
-        (Err(e), Format::Json) => e.into_response(),
     }
 }
 
