@@ -60,9 +60,15 @@ const SAME_EMAIL: ApiError = ApiError::new(
 /// The settings routes, merged by `routes.rs`.
 pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
     axum::Router::new()
-        .route(paths::PASSWORD, post(change_password))
-        .route(paths::EMAIL, post(change_email))
-        .route(paths::ACCOUNT_DELETE, post(delete_account))
+        .route(
+            paths::PASSWORD,
+            post(settings_post::<ChangePasswordRequest>),
+        )
+        .route(paths::EMAIL, post(settings_post::<ChangeEmailRequest>))
+        .route(
+            paths::ACCOUNT_DELETE,
+            post(settings_post::<PasswordRequest>),
+        )
         .route(paths::SESSIONS, get(sessions::list))
         .route(paths::SESSION_BY_ID, delete(sessions::revoke))
         .route(paths::SESSION_REVOKE, post(sessions::revoke))
@@ -314,71 +320,79 @@ impl Inner {
 
 // ---- handlers -------------------------------------------------------------------------------
 
-async fn change_password(
+/// A settings post that acts on the signed-in caller: its body, what it does, what it says.
+trait SettingsPost: serde::de::DeserializeOwned + Redirecting + Send + Sync {
+    /// The success message.
+    const DONE: &'static str;
+    /// Whether success signs this browser out (the form then goes to `/`).
+    const SIGNS_OUT: bool;
+    /// Does it, for the caller `me` from `address`.
+    fn act(
+        &self,
+        inner: &Inner,
+        me: &Me,
+        address: Option<IpAddr>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+impl SettingsPost for ChangePasswordRequest {
+    const DONE: &'static str = "Your password was changed";
+    const SIGNS_OUT: bool = false;
+    fn act(
+        &self,
+        inner: &Inner,
+        me: &Me,
+        address: Option<IpAddr>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        inner.change_password(self, me, address)
+    }
+}
+
+impl SettingsPost for ChangeEmailRequest {
+    const DONE: &'static str =
+        "Check your new address: we sent it a code and a link to confirm the change";
+    const SIGNS_OUT: bool = false;
+    fn act(
+        &self,
+        inner: &Inner,
+        me: &Me,
+        address: Option<IpAddr>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        inner.change_email(self, me, address)
+    }
+}
+
+impl SettingsPost for PasswordRequest {
+    const DONE: &'static str = "Your account was deleted";
+    const SIGNS_OUT: bool = true;
+    fn act(
+        &self,
+        inner: &Inner,
+        me: &Me,
+        address: Option<IpAddr>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        inner.delete_account(self, me, address)
+    }
+}
+
+/// `POST /auth/password`, `/auth/email`, `/auth/account/delete`: read the body, find the
+/// caller's live session, act, answer in the caller's format.
+async fn settings_post<T: SettingsPost>(
     State(inner): State<AppState>,
     Auth(auth): Auth,
     req: Request,
 ) -> Response {
-    let post = match read_post::<ChangePasswordRequest>(&inner, req, false).await {
+    let post = match read_post::<T>(&inner, req, false).await {
         Ok(post) => post,
         Err(refused) => return refused,
     };
     let outcome = async {
         let me = inner.me(&auth).await?;
         let address = crate::routes::client_address(&inner, &post.parts);
-        inner.change_password(&post.input, &me, address).await
+        post.input.act(&inner, &me, address).await
     }
     .await;
-    answer(
-        &inner,
-        &auth,
-        &post,
-        outcome,
-        "Your password was changed",
-        false,
-    )
-}
-
-async fn change_email(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
-    let post = match read_post::<ChangeEmailRequest>(&inner, req, false).await {
-        Ok(post) => post,
-        Err(refused) => return refused,
-    };
-    let outcome = async {
-        let me = inner.me(&auth).await?;
-        let address = crate::routes::client_address(&inner, &post.parts);
-        inner.change_email(&post.input, &me, address).await
-    }
-    .await;
-    answer(
-        &inner,
-        &auth,
-        &post,
-        outcome,
-        "Check your new address: we sent it a code and a link to confirm the change",
-        false,
-    )
-}
-
-async fn delete_account(State(inner): State<AppState>, Auth(auth): Auth, req: Request) -> Response {
-    let post = match read_post::<PasswordRequest>(&inner, req, false).await {
-        Ok(post) => post,
-        Err(refused) => return refused,
-    };
-    let outcome = async {
-        let me = inner.me(&auth).await?;
-        let address = crate::routes::client_address(&inner, &post.parts);
-        inner.delete_account(&post.input, &me, address).await
-    }
-    .await;
-    answer(
-        &inner,
-        &auth,
-        &post,
-        outcome,
-        "Your account was deleted",
-        true,
-    )
+    answer(&inner, &auth, &post, outcome, T::DONE, T::SIGNS_OUT)
 }
 
 // ---- answers --------------------------------------------------------------------------------
