@@ -14,7 +14,10 @@ mod serve;
 
 use auth_ui::AuthProvider;
 use brand::APP_NAME;
-use pages::{AdminPage, ApiCalls, Dashboard, Home, Profile, Shell, SignInPage, SignUpPage};
+use pages::{
+    AdminPage, ApiCalls, Dashboard, ForgotPasswordPage, Home, Profile, ResetPasswordPage, Shell,
+    SignInPage, SignUpPage, VerifyEmailPage,
+};
 
 /// The app's pages. `/dashboard`, `/profile` and `/admin` are also protected on the server
 /// ([`PROTECTED`]); the in-page checks are UX.
@@ -24,14 +27,20 @@ enum Route {
     #[layout(Shell)]
         #[route("/")]
         Home {},
-        #[route("/sign-in?:redirect_url&:error")]
-        SignInPage { redirect_url: String, error: String },
-        #[route("/sign-up?:redirect_url&:error")]
-        SignUpPage { redirect_url: String, error: String },
+        #[route("/sign-in?:redirect_url&:error&:email&:code_sent")]
+        SignInPage { redirect_url: String, error: String, email: String, code_sent: String },
+        #[route("/sign-up?:redirect_url&:error&:email")]
+        SignUpPage { redirect_url: String, error: String, email: String },
+        #[route("/forgot-password?:sent&:error")]
+        ForgotPasswordPage { sent: String, error: String },
+        #[route("/reset-password?:token&:error&:redirect_url")]
+        ResetPasswordPage { token: String, error: String, redirect_url: String },
+        #[route("/verify-email?:token&:email&:error&:redirect_url")]
+        VerifyEmailPage { token: String, email: String, error: String, redirect_url: String },
         #[route("/dashboard")]
         Dashboard {},
-        #[route("/profile")]
-        Profile {},
+        #[route("/profile?:error")]
+        Profile { error: String },
         #[route("/api-calls")]
         ApiCalls {},
         #[route("/admin")]

@@ -10,12 +10,13 @@
 
 use crate::Inner;
 use crate::accounts::{EVENTS, account_tag};
+use crate::body::Format;
 use crate::body::valid_email;
 use crate::config::EmailVerification;
 use crate::error::ApiError;
 use crate::mail::Message;
 use crate::one_time::Purpose;
-use crate::routes::{accepted, client_address, read_post};
+use crate::routes::{accepted, client_address, read_post, see_other};
 use auth_types::contract::{EmailRequest, paths};
 use axum::extract::Request;
 use axum::response::Response;
@@ -70,7 +71,9 @@ impl MailFlow {
 }
 
 /// Answers a request for `flow`'s secret (see the module): 200 / 303 for every valid address,
-/// 422 for an invalid one, 429 past the limits.
+/// 422 for an invalid one, 429 past the limits. A form post asking for a code is sent on to the
+/// page that takes it (`/sign-in?email=…&code_sent=1`, `/verify-email?email=…`), so the code can
+/// be entered before the wasm loads; a reset request goes to its `redirect_url`.
 pub(crate) async fn request(inner: Arc<Inner>, req: Request, flow: MailFlow) -> Response {
     let post = match read_post::<EmailRequest>(&inner, req, false).await {
         Ok(post) => post,
@@ -92,11 +95,24 @@ pub(crate) async fn request(inner: Arc<Inner>, req: Request, flow: MailFlow) -> 
                 );
                 ApiError::rate_limited(refused.retry_after_secs())
             })?;
-        let background = inner.clone();
-        tokio::spawn(async move { background.mail_secret(flow, &email).await });
-        Ok(flow.answer())
+        let (background, to) = (inner.clone(), email.clone());
+        tokio::spawn(async move { background.mail_secret(flow, &to).await });
+        Ok(email)
     });
-    accepted(&post, outcome, flow.form_page())
+    match (outcome, post.format) {
+        // A form without wasm goes on to the page that takes the code, for this address.
+        (Ok(email), Format::Form) if flow != MailFlow::PasswordReset => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query
+                .append_pair("email", &email)
+                .append_pair("redirect_url", &post.redirect);
+            if flow == MailFlow::SignInCode {
+                query.append_pair("code_sent", "1");
+            }
+            see_other(&format!("{}?{}", flow.form_page(), query.finish()))
+        }
+        (outcome, _) => accepted(&post, outcome.map(|_| flow.answer()), flow.form_page()),
+    }
 }
 
 impl Inner {

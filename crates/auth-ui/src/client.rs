@@ -3,9 +3,7 @@
 
 use crate::state::AuthSnapshot;
 #[cfg(target_arch = "wasm32")]
-#[cfg(target_arch = "wasm32")]
 use auth_types::contract::paths;
-use serde::Serialize;
 
 /// The name of the `BroadcastChannel` that keeps tabs in step.
 #[cfg(target_arch = "wasm32")]
@@ -16,19 +14,9 @@ pub(crate) const MSG_SIGNED_OUT: &str = "signed-out";
 /// Message sent to other tabs after a sign-in or a profile change: refetch the session.
 pub(crate) const MSG_CHANGED: &str = "changed";
 
-/// The answer to a sign-in or sign-up.
-#[derive(Debug, Clone)]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) enum Outcome {
-    /// Signed in; where to go next.
-    SignedIn(Box<AuthSnapshot>, String),
-    /// A message to show next to the form.
-    Failed(String),
-}
-
 /// `POST path` with a JSON body; the answer's status and JSON.
 #[cfg(target_arch = "wasm32")]
-async fn post_json(path: &str, body: &impl Serialize) -> Result<(u16, serde_json::Value), String> {
+async fn post_json(path: &str, body: &impl serde::Serialize) -> Result<(u16, serde_json::Value), String> {
     let request = gloo_net::http::Request::post(path)
         .header("accept", "application/json")
         .json(body)
@@ -42,45 +30,14 @@ async fn post_json(path: &str, body: &impl Serialize) -> Result<(u16, serde_json
     Ok((status, json))
 }
 
-#[cfg(target_arch = "wasm32")]
-fn snapshot_from(json: &serde_json::Value) -> Option<AuthSnapshot> {
-    let answer: auth_types::contract::SessionResponse =
-        serde_json::from_value(json.clone()).ok()?;
-    Some(AuthSnapshot::new(answer.auth, answer.user))
-}
-
-#[cfg(target_arch = "wasm32")]
-fn error_from(status: u16, json: &serde_json::Value) -> String {
+/// The message of an error answer (`{"error": "…"}`: a coded error's text is its
+/// `FormError::message`, what the forms show), or a generic one.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn error_from(status: u16, json: &serde_json::Value) -> String {
     json.get("error")
         .and_then(|e| e.as_str())
         .map(str::to_owned)
         .unwrap_or_else(|| format!("Something went wrong (HTTP {status}). Try again."))
-}
-
-/// Signs in or up (`/auth/sign-in`, `/auth/sign-up`) with a JSON post.
-#[cfg(target_arch = "wasm32")]
-pub(crate) async fn submit(path: &str, body: &impl Serialize) -> Outcome {
-    match post_json(path, body).await {
-        Ok((status, json)) if (200..300).contains(&status) => match snapshot_from(&json) {
-            Some(snapshot) => {
-                let redirect = json
-                    .get("redirect_url")
-                    .and_then(|r| r.as_str())
-                    .unwrap_or("/")
-                    .to_owned();
-                Outcome::SignedIn(Box::new(snapshot), redirect)
-            }
-            None => Outcome::Failed("Unexpected answer from the server.".into()),
-        },
-        Ok((status, json)) => Outcome::Failed(error_from(status, &json)),
-        Err(_) => Outcome::Failed("Network error: check your connection and try again.".into()),
-    }
-}
-
-/// Stub: forms only submit in the browser.
-#[cfg(not(target_arch = "wasm32"))]
-pub(crate) async fn submit(_path: &str, _body: &impl Serialize) -> Outcome {
-    Outcome::Failed("Not in a browser".into())
 }
 
 /// `POST /auth/sign-out` (or `/auth/sign-out-all`); `Err` with a message on failure.
@@ -112,8 +69,8 @@ pub(crate) async fn fetch_session() -> Option<AuthSnapshot> {
     if !response.ok() {
         return None;
     }
-    let json = response.json::<serde_json::Value>().await.ok()?;
-    snapshot_from(&json)
+    let answer: auth_types::contract::SessionResponse = response.json().await.ok()?;
+    Some(AuthSnapshot::new(answer.auth, answer.user))
 }
 
 /// Stub: the server seeds the state instead.

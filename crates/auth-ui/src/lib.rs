@@ -7,8 +7,11 @@
 //! * Hooks: [`use_auth`], [`use_user`], [`use_session`].
 //! * Control components: [`SignedIn`], [`SignedOut`], [`Protect`], [`AuthLoading`],
 //!   [`AuthLoaded`], [`RedirectToSignIn`].
-//! * Prebuilt UI: [`SignIn`], [`SignUp`], [`UserButton`], [`UserProfile`], styled by
-//!   [`AUTH_UI_CSS`] (CSS custom properties, no external requests).
+//! * Prebuilt UI: [`SignIn`], [`SignUp`], [`UserButton`], [`UserProfile`] (name, email
+//!   verification, password, email, active sessions, account deletion), and the mailed-secret
+//!   flows [`ForgotPassword`], [`ResetPassword`], [`VerifyEmail`]; styled by [`AUTH_UI_CSS`]
+//!   (CSS custom properties, no external requests). Every form posts as plain HTML before the
+//!   wasm loads.
 //!
 //! ```no_run
 //! use auth_ui::{AuthProvider, SignedIn, SignedOut, UserButton, AUTH_UI_CSS};
@@ -42,7 +45,9 @@ pub use components::control::{
 };
 pub use components::forms::{SignIn, SignUp, error_message};
 pub use components::profile::UserProfile;
+pub use components::recovery::{ForgotPassword, ResetPassword};
 pub use components::user_button::UserButton;
+pub use components::verify::VerifyEmail;
 pub use hooks::{Auth, AuthUiError, SessionInfo, UserInfo, use_auth, use_session, use_user};
 pub use provider::AuthProvider;
 pub use server::update_name;

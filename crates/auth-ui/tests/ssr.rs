@@ -3,8 +3,9 @@
 
 use auth_types::{AuthState, Check, SessionId, SignedIn as SignedInState, User, UserId};
 use auth_ui::{
-    AuthLoaded, AuthLoading, AuthProvider, AuthSnapshot, Protect, RedirectToSignIn, SignIn, SignUp,
-    SignedIn, SignedOut, UserButton, UserProfile, use_auth, use_session, use_user,
+    AuthLoaded, AuthLoading, AuthProvider, AuthSnapshot, ForgotPassword, Protect, RedirectToSignIn,
+    ResetPassword, SignIn, SignUp, SignedIn, SignedOut, UserButton, UserProfile, VerifyEmail,
+    use_auth, use_session, use_user,
 };
 use dioxus::prelude::*;
 
@@ -21,8 +22,10 @@ fn ada(roles: &[&str]) -> AuthSnapshot {
                 vec![]
             },
             expires_at: 4_000_000_000,
+            email_verified: false,
         }),
-        Some(User { email_verified: false,
+        Some(User {
+            email_verified: false,
             id: UserId::new("user_ada"),
             email: "ada@example.com".into(),
             name: "Ada Lovelace".into(),
@@ -278,4 +281,273 @@ fn snapshot_json_round_trips_for_hydration() {
     // A signed-out state never carries a user.
     let odd = AuthSnapshot::new(AuthState::SignedOut, ada(&[]).user);
     assert_eq!(odd, AuthSnapshot::signed_out());
+}
+
+fn assert_all(html: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(html.contains(needle), "{needle} missing: {html}");
+    }
+}
+
+#[test]
+fn sign_in_links_to_the_reset_flow_and_offers_a_code_when_enabled() {
+    let html = render!(signed_out(), { SignIn {} });
+    assert_all(
+        &html,
+        &[
+            r#"id="sign-in-forgot""#,
+            r#"href="/forgot-password""#,
+            "Forgot password?",
+        ],
+    );
+    assert!(!html.contains("Email me a code"), "off by default: {html}");
+
+    let html = render!(signed_out(), { SignIn { email_code: true } });
+    assert_all(
+        &html,
+        &[
+            "Email me a code",
+            r#"formaction="/auth/email-code""#,
+            "formnovalidate",
+        ],
+    );
+}
+
+#[test]
+fn a_held_back_sign_in_or_sign_up_asks_for_the_code_in_place() {
+    // The provider's form answer in `required` mode: `?error=verification_required&email=…`.
+    let html = render!(signed_out(), {
+        SignIn {
+            error: "verification_required".to_string(),
+            email: "ada@example.com".to_string(),
+            redirect_url: "/dashboard".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            r#"action="/auth/verify-email""#,
+            r#"for="sign-in-code""#,
+            r#"autocomplete="one-time-code""#,
+            r#"inputmode="numeric""#,
+            r#"name="email""#,
+            r#"value="ada@example.com""#,
+            r#"value="/dashboard""#,
+            r#"formaction="/auth/verify-email/resend""#,
+            "Send a new code",
+        ],
+    );
+    assert!(!html.contains(r#"action="/auth/sign-in""#), "{html}");
+
+    let html = render!(signed_out(), {
+        SignUp {
+            error: "verification_required".to_string(),
+            email: "ada@example.com".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[r#"action="/auth/verify-email""#, r#"for="sign-up-code""#],
+    );
+    // Without the address the code step asks for it too.
+    let html = render!(signed_out(), {
+        SignUp {
+            error: "verification_required".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            r#"action="/auth/verify-email""#,
+            r#"for="sign-up-code-email""#,
+            r#"autocomplete="email""#,
+        ],
+    );
+    assert!(!html.contains(r#"action="/auth/sign-up""#), "{html}");
+}
+
+#[test]
+fn forgot_password_posts_an_email_and_then_shows_a_neutral_message() {
+    let html = render!(signed_out(), { ForgotPassword {} });
+    assert_all(
+        &html,
+        &[
+            r#"method="post""#,
+            r#"action="/auth/password-reset""#,
+            r#"for="forgot-password-email""#,
+            r#"autocomplete="email""#,
+            r#"name="redirect_url""#,
+            r#"value="/forgot-password?sent=1""#,
+            r#"href="/sign-in""#,
+        ],
+    );
+    assert!(!html.contains("If an account exists"), "{html}");
+
+    let html = render!(signed_out(), { ForgotPassword { sent: true } });
+    assert_all(
+        &html,
+        &["If an account exists for that address", r#"role="status""#],
+    );
+    assert!(!html.contains("<form"), "{html}");
+
+    let html = render!(signed_out(), {
+        ForgotPassword {
+            error: "rate_limited".to_string(),
+        }
+    });
+    assert_all(&html, &["Too many attempts"]);
+}
+
+#[test]
+fn reset_password_posts_the_token_with_a_new_password() {
+    let html = render!(signed_out(), {
+        ResetPassword {
+            token: "tok_123".to_string(),
+            redirect_url: "/dashboard".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            r#"action="/auth/password-reset/confirm""#,
+            r#"name="token""#,
+            r#"value="tok_123""#,
+            r#"for="reset-password-new""#,
+            r#"name="new_password""#,
+            r#"autocomplete="new-password""#,
+            r#"value="/dashboard""#,
+        ],
+    );
+    // No token (or the form came back with an error): the way to a new link.
+    let html = render!(signed_out(), {
+        ResetPassword {
+            error: "invalid_token".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            "This link is invalid or has expired",
+            r#"href="/forgot-password""#,
+        ],
+    );
+    assert!(!html.contains("new_password"), "{html}");
+}
+
+#[test]
+fn verify_email_takes_a_link_token_or_an_email_and_a_code() {
+    let html = render!(signed_out(), {
+        VerifyEmail {
+            token: "tok_9".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            r#"action="/auth/verify-email""#,
+            r#"name="token""#,
+            r#"value="tok_9""#,
+            "Verify my email address",
+        ],
+    );
+    assert!(!html.contains("one-time-code"), "{html}");
+
+    let html = render!(signed_out(), {
+        VerifyEmail {
+            email: "ada@example.com".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            r#"for="verify-email-code""#,
+            r#"autocomplete="one-time-code""#,
+            r#"pattern="[0-9]{8}""#,
+            r#"type="hidden" name="email" value="ada@example.com""#,
+            r#"formaction="/auth/verify-email/resend""#,
+        ],
+    );
+
+    let html = render!(signed_out(), {
+        VerifyEmail {
+            error: "code_locked".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            r#"for="verify-email-code-email""#,
+            r#"autocomplete="email""#,
+            "Too many wrong codes",
+        ],
+    );
+}
+
+fn verified(mut snapshot: AuthSnapshot) -> AuthSnapshot {
+    if let Some(user) = snapshot.user.as_mut() {
+        user.email_verified = true;
+    }
+    snapshot
+}
+
+#[test]
+fn user_profile_has_the_account_settings_sections() {
+    let html = render!(Some(ada(&[])), {
+        UserProfile {
+            error: "wrong_password".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            // Verification badge and the way to verify.
+            "Not verified",
+            r#"href="/verify-email?email=ada%40example.com""#,
+            // Change password.
+            r#"action="/auth/password""#,
+            r#"for="auth-password-current""#,
+            r#"name="current_password""#,
+            r#"autocomplete="current-password""#,
+            r#"for="auth-password-new""#,
+            r#"autocomplete="new-password""#,
+            // Change email.
+            r#"action="/auth/email""#,
+            r#"for="auth-email-new""#,
+            r#"for="auth-email-password""#,
+            // Sessions: loaded in the browser, so the server renders the same placeholder.
+            "Active sessions",
+            "Loading your sessions",
+            r#"action="/auth/sessions/revoke-others""#,
+            "Sign out all other devices",
+            // Delete account.
+            r#"action="/auth/account/delete""#,
+            r#"for="auth-delete-password""#,
+            r#"for="auth-delete-confirm""#,
+            r#"type="checkbox""#,
+            // Each form comes back to the profile page.
+            r#"value="/profile""#,
+            // A failed plain post's error.
+            "The current password is wrong",
+        ],
+    );
+    assert_eq!(html.matches(r#"method="post""#).count(), 5, "{html}");
+
+    let html = render!(Some(verified(ada(&[]))), { UserProfile {} });
+    assert_all(&html, &[r#"id="auth-profile-email-verified""#, "Verified"]);
+    assert!(!html.contains("Not verified"), "{html}");
+}
+
+#[test]
+fn every_form_error_code_has_a_message() {
+    use auth_types::contract::FormError;
+    for code in [
+        FormError::InvalidCode,
+        FormError::InvalidToken,
+        FormError::CodeLocked,
+        FormError::VerificationRequired,
+        FormError::WrongPassword,
+        FormError::Disabled,
+    ] {
+        assert_eq!(auth_ui::error_message(code.code()), code.message());
+    }
 }

@@ -1,25 +1,49 @@
-//! `/sign-in` and `/sign-up`: the prebuilt forms. Their query (`redirect_url`, `error`) comes
-//! from the identity provider when a plain form post (before the wasm loaded) failed.
+//! `/sign-in`, `/sign-up`, `/forgot-password`, `/reset-password` and `/verify-email`: the
+//! prebuilt forms. Their query (`redirect_url`, `error`, `email`) comes from the identity
+//! provider when a plain form post (before the wasm loaded) failed or needs the mailed code;
+//! `token` from the link in a mail.
 
 use super::Source;
 use crate::Route;
-use auth_ui::{SignIn, SignUp, SignedIn, SignedOut};
+use auth_ui::{ForgotPassword, ResetPassword, SignIn, SignUp, SignedIn, SignedOut, VerifyEmail};
 use dioxus::prelude::*;
 
 fn non_empty(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
+/// Whether the provider offers "Email me a code" (`AUTH_EMAIL_CODE_SIGN_IN=on`): read from its
+/// settings during SSR; the client reads the serialised value back during hydration.
+fn email_code_sign_in() -> bool {
+    #[cfg(feature = "server")]
+    if let Some(backend) = auth_server::current_backend() {
+        let any: &dyn std::any::Any = backend.as_ref();
+        return any
+            .downcast_ref::<auth_idp::Idp>()
+            .is_some_and(|idp| idp.config().email_code_sign_in);
+    }
+    false
+}
+
 #[component]
-pub fn SignInPage(redirect_url: String, error: String) -> Element {
+pub fn SignInPage(
+    redirect_url: String,
+    error: String,
+    email: String,
+    code_sent: String,
+) -> Element {
     let sign_up = format!("/sign-up?redirect_url={}", encode(&redirect_url));
+    let email_code = use_server_cached(email_code_sign_in);
     rsx! {
         main { class: "page page-narrow",
             SignedOut {
                 SignIn {
                     redirect_url: non_empty(redirect_url),
                     error: non_empty(error),
+                    email: non_empty(email),
                     sign_up_url: sign_up,
+                    email_code,
+                    code_sent: code_sent == "1",
                 }
             }
             SignedIn { AlreadySignedIn {} }
@@ -29,7 +53,7 @@ pub fn SignInPage(redirect_url: String, error: String) -> Element {
 }
 
 #[component]
-pub fn SignUpPage(redirect_url: String, error: String) -> Element {
+pub fn SignUpPage(redirect_url: String, error: String, email: String) -> Element {
     let sign_in = format!("/sign-in?redirect_url={}", encode(&redirect_url));
     rsx! {
         main { class: "page page-narrow",
@@ -37,10 +61,60 @@ pub fn SignUpPage(redirect_url: String, error: String) -> Element {
                 SignUp {
                     redirect_url: non_empty(redirect_url),
                     error: non_empty(error),
+                    email: non_empty(email),
                     sign_in_url: sign_in,
                 }
             }
             SignedIn { AlreadySignedIn {} }
+            Source { path: file!() }
+        }
+    }
+}
+
+/// `/forgot-password`: the address to mail a reset link to. `sent` is set when a plain form
+/// post (before the wasm loaded) came back; the page then shows the same neutral message.
+#[component]
+pub fn ForgotPasswordPage(sent: String, error: String) -> Element {
+    rsx! {
+        main { class: "page page-narrow",
+            ForgotPassword { sent: !sent.is_empty(), error: non_empty(error) }
+            Source { path: file!() }
+        }
+    }
+}
+
+/// `/reset-password?token=…`: the reset mail's link. Setting the password signs out every
+/// device and signs this browser in.
+#[component]
+pub fn ResetPasswordPage(token: String, error: String, redirect_url: String) -> Element {
+    rsx! {
+        main { class: "page page-narrow",
+            ResetPassword {
+                token,
+                error: non_empty(error),
+                redirect_url: non_empty(redirect_url).unwrap_or_else(|| "/dashboard".to_owned()),
+            }
+            Source { path: file!() }
+        }
+    }
+}
+
+/// `/verify-email`: the verification mail's link (`?token=`), or the code (with `?email=`).
+#[component]
+pub fn VerifyEmailPage(
+    token: String,
+    email: String,
+    error: String,
+    redirect_url: String,
+) -> Element {
+    rsx! {
+        main { class: "page page-narrow",
+            VerifyEmail {
+                token,
+                email,
+                error: non_empty(error),
+                redirect_url: non_empty(redirect_url).unwrap_or_else(|| "/dashboard".to_owned()),
+            }
             Source { path: file!() }
         }
     }

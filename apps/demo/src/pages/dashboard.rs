@@ -60,7 +60,7 @@ pub fn Dashboard() -> Element {
 }
 
 #[component]
-pub fn Profile() -> Element {
+pub fn Profile(error: String) -> Element {
     rsx! {
         main { class: "page page-narrow",
             SignedOut { RedirectToSignIn {} }
@@ -68,9 +68,10 @@ pub fn Profile() -> Element {
                 h1 { "Profile" }
                 p {
                     "The " code { "UserProfile" } " component, filled from " code { "use_user()" } ": the full user object was loaded on the "
-                    "server before this page was rendered, and saving goes through a server function that only changes your own name."
+                    "server before this page was rendered, and saving goes through a server function that only changes your own name. "
+                    "Below it, the account settings: password, email (verified by a mailed code), your signed-in devices, and deleting the account."
                 }
-                UserProfile {}
+                UserProfile { error: (!error.is_empty()).then_some(error) }
             }
             Source { path: file!() }
         }

@@ -31,9 +31,9 @@ pub fn Home() -> Element {
             SignedOut {
                 p { id: "home-signed-out",
                     "You are signed out. "
-                    Link { to: Route::SignUpPage { redirect_url: "/dashboard".into(), error: String::new() }, "Create an account" }
+                    Link { to: Route::SignUpPage { redirect_url: "/dashboard".into(), error: String::new(), email: String::new() }, "Create an account" }
                     " (it stays on this machine) or "
-                    Link { to: Route::SignInPage { redirect_url: "/dashboard".into(), error: String::new() }, "sign in" }
+                    Link { to: Route::SignInPage { redirect_url: "/dashboard".into(), error: String::new(), email: String::new(), code_sent: String::new() }, "sign in" }
                     "."
                 }
             }
@@ -42,9 +42,10 @@ pub fn Home() -> Element {
             }
             h2 { "Tour" }
             ul { class: "tour",
-                li { Link { to: Route::SignInPage { redirect_url: String::new(), error: String::new() }, "/sign-in" } ", " Link { to: Route::SignUpPage { redirect_url: String::new(), error: String::new() }, "/sign-up" } ": the prebuilt forms; they work before the wasm loads, too." }
+                li { Link { to: Route::SignInPage { redirect_url: String::new(), error: String::new(), email: String::new(), code_sent: String::new() }, "/sign-in" } ", " Link { to: Route::SignUpPage { redirect_url: String::new(), error: String::new(), email: String::new() }, "/sign-up" } ": the prebuilt forms; they work before the wasm loads, too." }
+                li { a { href: "/forgot-password", "/forgot-password" } ", " a { href: "/verify-email", "/verify-email" } ": a password reset and an email verification by a mailed link or 8-digit code." }
                 li { Link { to: Route::Dashboard {}, "/dashboard" } ": a protected page (redirected on the server when signed out) showing " code { "use_auth()" } "." }
-                li { Link { to: Route::Profile {}, "/profile" } ": " code { "use_user()" } " and " code { "UserProfile" } ", with the user loaded on the server before rendering." }
+                li { Link { to: Route::Profile { error: String::new() }, "/profile" } ": " code { "use_user()" } " and " code { "UserProfile" } ", with the user loaded on the server before rendering." }
                 li { Link { to: Route::ApiCalls {}, "/api-calls" } ": an axum route, the users API and a server function, called from the browser." }
                 li { Link { to: Route::AdminPage {}, "/admin" } ": a page for the " code { "admin" } " role, guarded on the server by " code { "Require<Admin>" } "." }
             }

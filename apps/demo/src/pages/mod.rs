@@ -10,7 +10,7 @@ mod source;
 
 pub use admin::AdminPage;
 pub use api_calls::ApiCalls;
-pub use auth::{SignInPage, SignUpPage};
+pub use auth::{ForgotPasswordPage, ResetPasswordPage, SignInPage, SignUpPage, VerifyEmailPage};
 pub use dashboard::{Dashboard, Profile};
 pub use home::Home;
 pub use shell::Shell;

@@ -17,12 +17,12 @@ pub fn Shell() -> Element {
                 SignedOut {
                     Link {
                         id: "sign-in-link",
-                        to: Route::SignInPage { redirect_url: String::new(), error: String::new() },
+                        to: Route::SignInPage { redirect_url: String::new(), error: String::new(), email: String::new(), code_sent: String::new() },
                         "Sign in"
                     }
                     Link {
                         id: "sign-up-link",
-                        to: Route::SignUpPage { redirect_url: String::new(), error: String::new() },
+                        to: Route::SignUpPage { redirect_url: String::new(), error: String::new(), email: String::new() },
                         "Sign up"
                     }
                 }

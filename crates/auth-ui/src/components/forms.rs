@@ -1,9 +1,13 @@
 //! Prebuilt `SignIn` and `SignUp`: real HTML forms that post to the identity provider before the
 //! wasm loads, and submit with `fetch` (inline errors, pending state, focus) after hydration.
+//! When the provider holds the session back until the address is verified, or the visitor asks
+//! for a sign-in code, the same card asks for the mailed code in place (`verify::CodeStep`).
 
-use crate::client::{self, Outcome};
+use super::request::{self, Reply, field};
+use super::verify::{CodeFor, CodeStep};
+use crate::client;
 use crate::hooks::{go, use_auth};
-use auth_types::contract::{SignInRequest, SignUpRequest, paths};
+use auth_types::contract::{EmailRequest, SignInRequest, SignUpRequest, paths};
 use dioxus::prelude::*;
 
 /// The message for an `?error=<code>` the identity provider sends a plain form post back with.
@@ -12,6 +16,7 @@ use dioxus::prelude::*;
 /// assert_eq!(auth_ui::error_message("invalid_credentials"), "Invalid email or password");
 /// assert!(auth_ui::error_message("common_password").contains("too common"));
 /// assert!(auth_ui::error_message("invalid_password").contains("128"));
+/// assert!(auth_ui::error_message("code_locked").contains("new one"));
 /// ```
 pub fn error_message(code: &str) -> &'static str {
     use auth_types::contract::FormError;
@@ -24,12 +29,22 @@ pub fn error_message(code: &str) -> &'static str {
             | FormError::EmailTaken
             | FormError::CommonPassword
             | FormError::BreachedPassword
-            | FormError::RateLimited),
+            | FormError::RateLimited
+            | FormError::InvalidCode
+            | FormError::InvalidToken
+            | FormError::CodeLocked
+            | FormError::VerificationRequired
+            | FormError::WrongPassword
+            | FormError::Disabled),
         ) => e.message(),
         Some(FormError::Unavailable) => "Service unavailable, try again later",
-        _ => "Something went wrong, try again",
+        Some(FormError::Unauthorized) => "Your session has ended, sign in again",
+        _ => FALLBACK_MESSAGE,
     }
 }
+
+/// What [`error_message`] says for a code it has no message for.
+pub(crate) const FALLBACK_MESSAGE: &str = "Something went wrong, try again";
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -70,12 +85,24 @@ impl Mode {
     }
 }
 
+/// Where the card is: the password form, or a mailed code to enter for this address.
+#[derive(Clone, PartialEq, Debug)]
+enum Step {
+    Password,
+    Code(CodeFor, String),
+}
+
 /// The prebuilt sign-in form (Clerk's `<SignIn>`). Works before the wasm loads (plain POST to
 /// `/auth/sign-in`, errors come back as `?error=`); after hydration it submits with `fetch`,
 /// shows errors inline (announced by `aria-live`), disables the button while pending, moves
 /// focus to the error, and on success updates every hook and navigates to `redirect_url`.
 ///
-/// `redirect_url` and `error` are usually the page's query parameters.
+/// `redirect_url`, `error` and `email` are usually the page's query parameters. An `error` of
+/// `verification_required` with the `email` (the provider's answer when
+/// `AUTH_EMAIL_VERIFICATION=required` and the address is unverified) opens the card on the code
+/// entry. `email_code: true` (the provider's `AUTH_EMAIL_CODE_SIGN_IN=on`) adds "Email me a
+/// code"; `code_sent: true` with the `email` (the provider's answer to a plain form asking for
+/// one) opens the card on that code's entry. "Forgot password?" links to `forgot_password_url`.
 ///
 /// ```no_run
 /// use dioxus::prelude::*;
@@ -93,20 +120,29 @@ impl Mode {
 pub fn SignIn(
     #[props(default, into)] redirect_url: Option<String>,
     #[props(default, into)] error: Option<String>,
+    #[props(default, into)] email: Option<String>,
     #[props(default = "/sign-up".to_string(), into)] sign_up_url: String,
+    #[props(default = paths::FORGOT_PASSWORD_PAGE.to_string(), into)] forgot_password_url: String,
+    #[props(default)] email_code: bool,
+    #[props(default)] code_sent: bool,
 ) -> Element {
     rsx! {
         AuthForm {
             mode: Mode::SignIn,
             redirect_url,
             error,
+            email,
             other_url: sign_up_url,
+            forgot_password_url,
+            email_code,
+            code_sent,
         }
     }
 }
 
 /// The prebuilt sign-up form (Clerk's `<SignUp>`): name, email, new password. Same behaviour as
-/// [`SignIn`], posting to `/auth/sign-up`.
+/// [`SignIn`], posting to `/auth/sign-up`; asks for the mailed code in place when the provider
+/// requires a verified address before the first session.
 ///
 /// ```no_run
 /// use dioxus::prelude::*;
@@ -118,6 +154,7 @@ pub fn SignIn(
 pub fn SignUp(
     #[props(default, into)] redirect_url: Option<String>,
     #[props(default, into)] error: Option<String>,
+    #[props(default, into)] email: Option<String>,
     #[props(default = "/sign-in".to_string(), into)] sign_in_url: String,
 ) -> Element {
     rsx! {
@@ -125,15 +162,12 @@ pub fn SignUp(
             mode: Mode::SignUp,
             redirect_url,
             error,
+            email,
             other_url: sign_in_url,
+            forgot_password_url: String::new(),
+            email_code: false,
+            code_sent: false,
         }
-    }
-}
-
-fn text_value(evt: &FormEvent, name: &str) -> String {
-    match evt.get_first(name) {
-        Some(FormValue::Text(text)) => text,
-        _ => String::new(),
     }
 }
 
@@ -142,14 +176,52 @@ fn AuthForm(
     mode: Mode,
     redirect_url: Option<String>,
     error: Option<String>,
+    email: Option<String>,
     other_url: String,
+    forgot_password_url: String,
+    email_code: bool,
+    code_sent: bool,
 ) -> Element {
     let auth = use_auth();
-    let mut pending = use_signal(|| false);
-    let mut message = use_signal(|| error.as_deref().map(|code| error_message(code).to_owned()));
     let redirect = redirect_url.unwrap_or_else(|| "/".to_owned());
+    let known_email = email.clone().unwrap_or_default();
+    // Held back until the address is verified: ask for the code (and the address, if the
+    // redirect did not carry it).
+    let held_back = error.as_deref() == Some("verification_required");
+    let mut step = use_signal(|| {
+        if held_back {
+            Step::Code(CodeFor::VerifyEmail, known_email.clone())
+        } else if code_sent && !known_email.is_empty() {
+            Step::Code(CodeFor::SignIn, known_email.clone())
+        } else {
+            Step::Password
+        }
+    });
+    let mut pending = use_signal(|| false);
+    let mut message = use_signal(|| {
+        error
+            .as_deref()
+            .filter(|_| !held_back)
+            .map(|code| error_message(code).to_owned())
+    });
+    // Set by the "Email me a code" button's click, which comes before the form's submit event.
+    let mut wants_code = use_signal(|| false);
     let p = mode.prefix();
     let error_id = format!("{p}-error");
+
+    if let Step::Code(purpose, address) = step() {
+        let back = move |_| step.set(Step::Password);
+        return rsx! {
+            CodeStep {
+                prefix: p,
+                purpose,
+                email: address,
+                redirect_url: redirect,
+                error: None,
+                on_back: back,
+            }
+        };
+    }
 
     let redirect_for_submit = redirect.clone();
     let focus_id = error_id.clone();
@@ -158,35 +230,57 @@ fn AuthForm(
         if pending() {
             return;
         }
+        let code_requested = wants_code() && mode == Mode::SignIn;
+        wants_code.set(false);
         // The contract's request types: the field names cannot drift from the provider's.
-        let (email, password) = (text_value(&evt, "email"), text_value(&evt, "password"));
+        let (email, password) = (field(&evt, "email"), field(&evt, "password"));
         let redirect_url = Some(redirect_for_submit.clone());
-        let body = match mode {
-            Mode::SignIn => serde_json::to_value(SignInRequest {
-                email,
-                password,
+        let (path, body) = if code_requested {
+            let body = serde_json::to_value(EmailRequest {
+                email: email.clone(),
                 redirect_url,
-            }),
-            Mode::SignUp => serde_json::to_value(SignUpRequest {
-                email,
-                password,
-                name: text_value(&evt, "name"),
-                redirect_url,
-            }),
-        }
-        .unwrap_or_default();
+            });
+            (paths::EMAIL_CODE, body)
+        } else {
+            let body = match mode {
+                Mode::SignIn => serde_json::to_value(SignInRequest {
+                    email: email.clone(),
+                    password,
+                    redirect_url,
+                }),
+                Mode::SignUp => serde_json::to_value(SignUpRequest {
+                    email: email.clone(),
+                    password,
+                    name: field(&evt, "name"),
+                    redirect_url,
+                }),
+            };
+            (mode.endpoint(), body)
+        };
+        let body = body.unwrap_or_default();
         let focus_id = focus_id.clone();
         pending.set(true);
         message.set(None);
         spawn(async move {
-            let outcome = client::submit(mode.endpoint(), &body).await;
+            let reply = request::post(path, &body).await;
             pending.set(false);
-            match outcome {
-                Outcome::SignedIn(snapshot, to) => {
+            match reply {
+                Reply::Session(snapshot, to) => {
                     auth.replace(*snapshot);
                     go(&to);
                 }
-                Outcome::Failed(text) => {
+                Reply::VerificationRequired(address) => {
+                    let address = if address.is_empty() { email } else { address };
+                    step.set(Step::Code(CodeFor::VerifyEmail, address));
+                }
+                Reply::Accepted(..) if code_requested => {
+                    step.set(Step::Code(CodeFor::SignIn, email));
+                }
+                Reply::Accepted(..) => {
+                    message.set(Some("Unexpected answer from the server.".to_owned()));
+                    client::focus(&focus_id);
+                }
+                Reply::Failed(text) => {
                     message.set(Some(text));
                     client::focus(&focus_id);
                 }
@@ -244,9 +338,20 @@ fn AuthForm(
                 name: "email",
                 r#type: "email",
                 autocomplete: "email",
+                value: "{known_email}",
                 required: true,
             }
-            label { r#for: "{p}-password", class: "auth-label", "Password" }
+            div { class: "auth-row",
+                label { r#for: "{p}-password", class: "auth-label", "Password" }
+                if mode == Mode::SignIn && !forgot_password_url.is_empty() {
+                    a {
+                        id: "{p}-forgot",
+                        class: "auth-link-small",
+                        href: "{forgot_password_url}",
+                        "Forgot password?"
+                    }
+                }
+            }
             input {
                 id: "{p}-password",
                 class: "auth-input",
@@ -274,6 +379,20 @@ fn AuthForm(
                     {mode.pending()}
                 } else {
                     {mode.submit()}
+                }
+            }
+            if mode == Mode::SignIn && email_code {
+                // Before the wasm loads this posts the same form (its email) to the code
+                // endpoint; `formnovalidate`: no password needed for a code.
+                button {
+                    id: "{p}-email-code",
+                    class: "auth-button auth-button-quiet",
+                    r#type: "submit",
+                    formaction: paths::EMAIL_CODE,
+                    formnovalidate: true,
+                    disabled: pending(),
+                    onclick: move |_| wants_code.set(true),
+                    "Email me a code"
                 }
             }
             p { class: "auth-muted", {other} }

@@ -3,4 +3,8 @@
 pub(crate) mod control;
 pub(crate) mod forms;
 pub(crate) mod profile;
+pub(crate) mod recovery;
+pub(crate) mod request;
+pub(crate) mod settings;
 pub(crate) mod user_button;
+pub(crate) mod verify;

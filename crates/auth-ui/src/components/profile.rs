@@ -1,13 +1,21 @@
-//! `UserProfile`: change the name, sign out of every session.
+//! `UserProfile`: the account page — name, email (verified or not), and the settings sections
+//! (`settings.rs`): change password, change email, active sessions, delete account.
 
+use super::forms::error_message;
+use super::request::encode;
+use super::settings::{ActiveSessions, ChangeEmail, ChangePassword, DeleteAccount};
 use crate::hooks::{go, use_auth, use_user};
 use crate::state::AuthSnapshot;
 use auth_types::contract::paths;
 use dioxus::prelude::*;
 
-/// The account page (Clerk's `<UserProfile>`): the user's avatar, name and email, a form to
-/// change the name (server function [`update_name`](crate::update_name)), and "Sign out of all
-/// sessions" (POST `/auth/sign-out-all`, also a plain form before the wasm loads).
+/// The account page (Clerk's `<UserProfile>`): the user's avatar, name and email with a
+/// "Verified" badge (or a link to verify it), a form to change the name (server function
+/// [`update_name`](crate::update_name)), "Sign out of all sessions" (POST `/auth/sign-out-all`),
+/// and one section each to change the password, change the email address (verified by the code
+/// mailed to the new one), list and revoke the active sessions, and delete the account. Every
+/// form is also a plain form post before the wasm loads; such a post that fails comes back to
+/// `return_url` with `?error=<code>`, shown through `error`.
 ///
 /// ```no_run
 /// use dioxus::prelude::*;
@@ -18,10 +26,12 @@ use dioxus::prelude::*;
 #[component]
 pub fn UserProfile(
     #[props(default = "/".to_string(), into)] after_sign_out_url: String,
+    #[props(default = paths::PROFILE_PAGE.to_string(), into)] return_url: String,
+    #[props(default, into)] error: Option<String>,
 ) -> Element {
     let auth = use_auth();
     let info = use_user();
-    let mut status = use_signal(|| None::<String>);
+    let mut status = use_signal(|| error.as_deref().map(|c| error_message(c).to_owned()));
     let mut pending = use_signal(|| false);
     let Some(user) = info.user else {
         return rsx! {
@@ -72,7 +82,21 @@ pub fn UserProfile(
                 span { class: "auth-avatar auth-avatar-static", "aria-hidden": "true", "{user.initials()}" }
                 div {
                     p { id: "auth-profile-display-name", class: "auth-strong", "{user.name}" }
-                    p { id: "auth-profile-email", class: "auth-muted", "{user.email}" }
+                    p { class: "auth-muted",
+                        span { id: "auth-profile-email", "{user.email}" }
+                        " "
+                        if user.email_verified {
+                            span { id: "auth-profile-email-verified", class: "auth-badge auth-badge-ok", "Verified" }
+                        } else {
+                            span { id: "auth-profile-email-unverified", class: "auth-badge", "Not verified" }
+                            " "
+                            a {
+                                id: "auth-profile-verify",
+                                href: "{paths::VERIFY_EMAIL_PAGE}?email={encode(&user.email)}",
+                                "Verify"
+                            }
+                        }
+                    }
                 }
             }
             form { id: "auth-profile-form", class: "auth-form", onsubmit: save,
@@ -107,6 +131,10 @@ pub fn UserProfile(
                     "Sign out of all sessions"
                 }
             }
+            ChangePassword { return_url: return_url.clone() }
+            ChangeEmail { return_url: return_url.clone() }
+            ActiveSessions { return_url: return_url.clone() }
+            DeleteAccount { after_url: after_sign_out_url.clone() }
         }
     }
 }

@@ -1,0 +1,513 @@
+//! The account-settings sections of `UserProfile`: change password, change email (verified by
+//! the code mailed to the new address), active sessions, delete account. Each is a plain form
+//! post before the wasm loads and a `fetch` with inline errors after, like the other forms.
+
+use super::request::{self, Reply, field};
+use super::verify::{CodeFor, CodeStep};
+use crate::client;
+use crate::hooks::{go, use_auth};
+use crate::state::AuthSnapshot;
+use auth_types::contract::{
+    ChangeEmailRequest, ChangePasswordRequest, PasswordRequest, SessionInfo, SessionsResponse,
+    SignOutRequest, paths,
+};
+use dioxus::prelude::*;
+
+/// The error line and the status line every section has.
+#[component]
+fn Feedback(id: String, error: Option<String>, status: Option<String>) -> Element {
+    rsx! {
+        div {
+            id: "{id}-error",
+            class: "auth-error",
+            role: "alert",
+            "aria-live": "assertive",
+            tabindex: "-1",
+            if let Some(text) = error { "{text}" }
+        }
+        p { id: "{id}-status", class: "auth-muted", role: "status", "aria-live": "polite",
+            if let Some(text) = status { "{text}" }
+        }
+    }
+}
+
+/// Change password: the current one and a new one (`POST /auth/password`). The provider signs
+/// the other devices out and mails a notice.
+#[component]
+pub(crate) fn ChangePassword(return_url: String) -> Element {
+    let auth = use_auth();
+    let mut pending = use_signal(|| false);
+    let mut error = use_signal(|| None::<String>);
+    let mut status = use_signal(|| None::<String>);
+    let p = "auth-password";
+
+    let redirect = return_url.clone();
+    let onsubmit = move |evt: FormEvent| {
+        evt.prevent_default();
+        if pending() {
+            return;
+        }
+        let body = serde_json::to_value(ChangePasswordRequest {
+            current_password: field(&evt, "current_password"),
+            new_password: field(&evt, "new_password"),
+            redirect_url: Some(redirect.clone()),
+        })
+        .unwrap_or_default();
+        pending.set(true);
+        error.set(None);
+        status.set(None);
+        spawn(async move {
+            let reply = request::post(paths::PASSWORD, &body).await;
+            pending.set(false);
+            match reply {
+                Reply::Failed(text) => {
+                    error.set(Some(text));
+                    client::focus(&format!("{p}-error"));
+                }
+                reply => {
+                    // A fresh session for this device, when the provider re-issued it.
+                    if let Reply::Session(snapshot, _) = reply {
+                        auth.replace(*snapshot);
+                    }
+                    status.set(Some(
+                        "Password changed. Your other devices were signed out.".to_owned(),
+                    ));
+                }
+            }
+        });
+    };
+
+    rsx! {
+        form {
+            id: "{p}-form",
+            class: "auth-form auth-section",
+            method: "post",
+            action: paths::PASSWORD,
+            "aria-labelledby": "{p}-title",
+            "aria-busy": "{pending}",
+            onsubmit,
+            h3 { id: "{p}-title", class: "auth-subtitle", "Change password" }
+            Feedback { id: p, error: error(), status: status() }
+            label { r#for: "{p}-current", class: "auth-label", "Current password" }
+            input {
+                id: "{p}-current",
+                class: "auth-input",
+                name: "current_password",
+                r#type: "password",
+                autocomplete: "current-password",
+                required: true,
+            }
+            label { r#for: "{p}-new", class: "auth-label", "New password" }
+            input {
+                id: "{p}-new",
+                class: "auth-input",
+                name: "new_password",
+                r#type: "password",
+                autocomplete: "new-password",
+                minlength: "8",
+                "aria-describedby": "{p}-hint",
+                required: true,
+            }
+            p { id: "{p}-hint", class: "auth-muted", "8 to 128 characters; your other devices will be signed out." }
+            input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
+            button {
+                id: "{p}-submit",
+                class: "auth-button",
+                r#type: "submit",
+                disabled: pending(),
+                if pending() { "Changing…" } else { "Change password" }
+            }
+        }
+    }
+}
+
+/// Change email: the new address and the password (`POST /auth/email`); the provider mails a
+/// code to the new address, asked for here in place, and the address changes once it is
+/// verified (the old one gets a notice).
+#[component]
+pub(crate) fn ChangeEmail(return_url: String) -> Element {
+    let mut pending = use_signal(|| false);
+    let mut error = use_signal(|| None::<String>);
+    let mut status = use_signal(|| None::<String>);
+    // The new address, once the provider accepted it: the code step.
+    let mut awaiting = use_signal(|| None::<String>);
+    let p = "auth-email";
+
+    if let Some(address) = awaiting() {
+        let done_address = address.clone();
+        return rsx! {
+            div { class: "auth-section",
+                CodeStep {
+                    prefix: p,
+                    purpose: CodeFor::VerifyEmail,
+                    email: address,
+                    redirect_url: return_url,
+                    error: None,
+                    on_back: move |_| awaiting.set(None),
+                    on_done: move |()| {
+                        awaiting.set(None);
+                        status.set(Some(format!("Your email address is now {done_address}.")));
+                    },
+                }
+            }
+        };
+    }
+
+    let redirect = return_url.clone();
+    let onsubmit = move |evt: FormEvent| {
+        evt.prevent_default();
+        if pending() {
+            return;
+        }
+        let email = field(&evt, "email");
+        let body = serde_json::to_value(ChangeEmailRequest {
+            email: email.clone(),
+            password: field(&evt, "password"),
+            redirect_url: Some(redirect.clone()),
+        })
+        .unwrap_or_default();
+        pending.set(true);
+        error.set(None);
+        status.set(None);
+        spawn(async move {
+            let reply = request::post(paths::EMAIL, &body).await;
+            pending.set(false);
+            match reply {
+                Reply::Failed(text) => {
+                    error.set(Some(text));
+                    client::focus(&format!("{p}-error"));
+                }
+                _ => awaiting.set(Some(email)),
+            }
+        });
+    };
+
+    rsx! {
+        form {
+            id: "{p}-form",
+            class: "auth-form auth-section",
+            method: "post",
+            action: paths::EMAIL,
+            "aria-labelledby": "{p}-title",
+            "aria-busy": "{pending}",
+            onsubmit,
+            h3 { id: "{p}-title", class: "auth-subtitle", "Change email" }
+            Feedback { id: p, error: error(), status: status() }
+            label { r#for: "{p}-new", class: "auth-label", "New email" }
+            input {
+                id: "{p}-new",
+                class: "auth-input",
+                name: "email",
+                r#type: "email",
+                autocomplete: "email",
+                required: true,
+            }
+            label { r#for: "{p}-password", class: "auth-label", "Password" }
+            input {
+                id: "{p}-password",
+                class: "auth-input",
+                name: "password",
+                r#type: "password",
+                autocomplete: "current-password",
+                required: true,
+            }
+            p { class: "auth-muted", "We mail a code to the new address; it replaces the current one once verified." }
+            input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
+            button {
+                id: "{p}-submit",
+                class: "auth-button",
+                r#type: "submit",
+                disabled: pending(),
+                if pending() { "Sending code…" } else { "Change email" }
+            }
+        }
+    }
+}
+
+/// `2026-12-06 11:40 UTC` for Unix seconds (the proleptic Gregorian calendar, no time zone
+/// database: the same text on the server and in the browser).
+pub(crate) fn utc(secs: i64) -> String {
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rest / 3_600,
+        rest % 3_600 / 60
+    )
+}
+
+/// Active sessions (`GET /auth/sessions`, loaded in the browser): device, created, last active,
+/// this device marked; "Revoke" per other session (`DELETE /auth/sessions/{id}`, a form post to
+/// `/auth/sessions/{id}/revoke` before the wasm loads) and "Sign out all other devices".
+#[component]
+pub(crate) fn ActiveSessions(return_url: String) -> Element {
+    let mut version = use_signal(|| 0_u32);
+    // `None` until loaded: the server renders the same, so hydration matches.
+    let mut sessions = use_signal(|| None::<Result<Vec<SessionInfo>, String>>);
+    let mut error = use_signal(|| None::<String>);
+    let mut status = use_signal(|| None::<String>);
+    let mut pending = use_signal(|| false);
+    let p = "auth-sessions";
+
+    use_effect(move || {
+        let _reload = version();
+        spawn(async move {
+            let loaded = request::get::<SessionsResponse>(paths::SESSIONS)
+                .await
+                .map(|answer| answer.sessions);
+            sessions.set(Some(loaded));
+        });
+    });
+
+    let mut revoke = move |id: String, device: String| {
+        if pending() {
+            return;
+        }
+        pending.set(true);
+        error.set(None);
+        status.set(None);
+        spawn(async move {
+            let path = paths::SESSION_BY_ID.replace("{id}", &id);
+            match request::delete(&path).await {
+                Reply::Failed(text) => {
+                    error.set(Some(text));
+                    client::focus(&format!("{p}-error"));
+                }
+                _ => status.set(Some(format!("Signed out {device}."))),
+            }
+            pending.set(false);
+            version += 1;
+        });
+    };
+
+    let redirect = return_url.clone();
+    let revoke_others = move |evt: FormEvent| {
+        evt.prevent_default();
+        if pending() {
+            return;
+        }
+        let body = SignOutRequest {
+            redirect_url: Some(redirect.clone()),
+        };
+        pending.set(true);
+        error.set(None);
+        status.set(None);
+        spawn(async move {
+            match request::post(paths::SESSIONS_REVOKE_OTHERS, &body).await {
+                Reply::Failed(text) => {
+                    error.set(Some(text));
+                    client::focus(&format!("{p}-error"));
+                }
+                _ => status.set(Some("Your other devices were signed out.".to_owned())),
+            }
+            pending.set(false);
+            version += 1;
+        });
+    };
+
+    let list = match sessions() {
+        None => rsx! {
+            p { id: "{p}-loading", class: "auth-muted", "Loading your sessions…" }
+        },
+        Some(Err(text)) => rsx! {
+            p { id: "{p}-load-error", class: "auth-error", "{text}" }
+        },
+        Some(Ok(rows)) => rsx! {
+            table { id: "{p}-table", class: "auth-table",
+                thead {
+                    tr {
+                        th { scope: "col", "Device" }
+                        th { scope: "col", "Signed in" }
+                        th { scope: "col", "Last active" }
+                        th { scope: "col", span { class: "auth-visually-hidden", "Action" } }
+                    }
+                }
+                tbody {
+                    for row in rows {
+                        SessionRow {
+                            key: "{row.id}",
+                            row: row.clone(),
+                            return_url: return_url.clone(),
+                            pending: pending(),
+                            on_revoke: move |(id, device)| revoke(id, device),
+                        }
+                    }
+                }
+            }
+        },
+    };
+
+    rsx! {
+        section { id: "{p}", class: "auth-section", "aria-labelledby": "{p}-title",
+            h3 { id: "{p}-title", class: "auth-subtitle", "Active sessions" }
+            Feedback { id: p, error: error(), status: status() }
+            {list}
+            form {
+                id: "{p}-revoke-others",
+                method: "post",
+                action: paths::SESSIONS_REVOKE_OTHERS,
+                onsubmit: revoke_others,
+                input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
+                button {
+                    id: "{p}-revoke-others-submit",
+                    class: "auth-button auth-button-secondary",
+                    r#type: "submit",
+                    disabled: pending(),
+                    "Sign out all other devices"
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn SessionRow(
+    row: SessionInfo,
+    return_url: String,
+    pending: bool,
+    on_revoke: EventHandler<(String, String)>,
+) -> Element {
+    let action = paths::SESSION_REVOKE.replace("{id}", &row.id);
+    let (id, device) = (row.id.clone(), row.device.clone());
+    rsx! {
+        tr { class: "auth-session", "data-session-id": "{row.id}", "data-current": "{row.current}",
+            td {
+                "{row.device}"
+                if row.current {
+                    " "
+                    span { class: "auth-badge", "This device" }
+                }
+            }
+            td { "{utc(row.created_at)}" }
+            td { "{utc(row.last_active_at)}" }
+            td {
+                if !row.current {
+                    form {
+                        method: "post",
+                        action: "{action}",
+                        onsubmit: move |evt: FormEvent| {
+                            evt.prevent_default();
+                            on_revoke.call((id.clone(), device.clone()));
+                        },
+                        input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
+                        button {
+                            class: "auth-button auth-button-secondary auth-button-small",
+                            r#type: "submit",
+                            disabled: pending,
+                            "aria-label": "Revoke {row.device}, last active {utc(row.last_active_at)}",
+                            "Revoke"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Delete account: the password re-entered and a confirmation (`POST /auth/account/delete`);
+/// every session ends, and the browser goes to `after_url` signed out.
+#[component]
+pub(crate) fn DeleteAccount(after_url: String) -> Element {
+    let auth = use_auth();
+    let mut pending = use_signal(|| false);
+    let mut error = use_signal(|| None::<String>);
+    let p = "auth-delete";
+
+    let after = after_url.clone();
+    let onsubmit = move |evt: FormEvent| {
+        evt.prevent_default();
+        if pending() {
+            return;
+        }
+        let body = serde_json::to_value(PasswordRequest {
+            password: field(&evt, "password"),
+            redirect_url: Some(after.clone()),
+        })
+        .unwrap_or_default();
+        let fallback = after.clone();
+        pending.set(true);
+        error.set(None);
+        spawn(async move {
+            let reply = request::post(paths::ACCOUNT_DELETE, &body).await;
+            pending.set(false);
+            match reply {
+                Reply::Failed(text) => {
+                    error.set(Some(text));
+                    client::focus(&format!("{p}-error"));
+                }
+                Reply::Session(_, to) | Reply::Accepted(_, Some(to)) => {
+                    auth.replace(AuthSnapshot::signed_out());
+                    go(&to);
+                }
+                _ => {
+                    auth.replace(AuthSnapshot::signed_out());
+                    go(&fallback);
+                }
+            }
+        });
+    };
+
+    rsx! {
+        form {
+            id: "{p}-form",
+            class: "auth-form auth-section auth-danger",
+            method: "post",
+            action: paths::ACCOUNT_DELETE,
+            "aria-labelledby": "{p}-title",
+            "aria-busy": "{pending}",
+            onsubmit,
+            h3 { id: "{p}-title", class: "auth-subtitle", "Delete account" }
+            Feedback { id: p, error: error(), status: None }
+            p { class: "auth-muted", "Your account, its sessions and its data are deleted; this cannot be undone." }
+            label { r#for: "{p}-password", class: "auth-label", "Password" }
+            input {
+                id: "{p}-password",
+                class: "auth-input",
+                name: "password",
+                r#type: "password",
+                autocomplete: "current-password",
+                required: true,
+            }
+            div { class: "auth-check",
+                input {
+                    id: "{p}-confirm",
+                    name: "confirm",
+                    r#type: "checkbox",
+                    value: "yes",
+                    required: true,
+                }
+                label { r#for: "{p}-confirm", "I understand that my account will be deleted" }
+            }
+            input { r#type: "hidden", name: "redirect_url", value: "{after_url}" }
+            button {
+                id: "{p}-submit",
+                class: "auth-button auth-button-danger",
+                r#type: "submit",
+                disabled: pending(),
+                if pending() { "Deleting…" } else { "Delete my account" }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59 UTC");
+    }
+}
