@@ -16,7 +16,10 @@ pub(crate) const MSG_CHANGED: &str = "changed";
 
 /// `POST path` with a JSON body; the answer's status and JSON.
 #[cfg(target_arch = "wasm32")]
-async fn post_json(path: &str, body: &impl serde::Serialize) -> Result<(u16, serde_json::Value), String> {
+async fn post_json(
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Result<(u16, serde_json::Value), String> {
     let request = gloo_net::http::Request::post(path)
         .header("accept", "application/json")
         .json(body)
