@@ -153,7 +153,10 @@ async fn secret_in_url(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     if has_token {
         let headers = res.headers_mut();
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         headers.insert(header::CACHE_CONTROL, PRIVATE);
     }
     res
@@ -238,13 +241,15 @@ mod tests {
     #[tokio::test]
     async fn a_token_in_the_url_gets_no_referrer_and_no_store() {
         use tower::ServiceExt;
-        let app: Router = SecurityHeaders::default().apply(
-            Router::new().route("/reset-password", axum::routing::get(|| async { "page" })),
-        );
+        let app: Router = SecurityHeaders::default()
+            .apply(Router::new().route("/reset-password", axum::routing::get(|| async { "page" })));
         let call = |uri: &'static str| {
             let app = app.clone();
             async move {
-                let req = Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
+                let req = Request::builder()
+                    .uri(uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
                 app.oneshot(req).await.unwrap()
             }
         };

@@ -56,9 +56,7 @@ impl Check {
             Self::EmailVerified => signed_in.email_verified,
             Self::Role(name) => !name.is_empty() && roles.iter().any(|r| r == name),
             Self::Permission(name) => !name.is_empty() && permissions.iter().any(|p| p == name),
-            Self::All(checks) => {
-                !checks.is_empty() && checks.iter().all(|c| c.holds(signed_in))
-            }
+            Self::All(checks) => !checks.is_empty() && checks.iter().all(|c| c.holds(signed_in)),
             Self::Any(checks) => checks.iter().any(|c| c.holds(signed_in)),
         }
     }

@@ -455,7 +455,11 @@ mod tests {
         let mut messages: Vec<_> = FormError::ALL.iter().map(|e| e.message()).collect();
         messages.sort_unstable();
         messages.dedup();
-        assert_eq!(messages.len(), FormError::ALL.len(), "messages identify their codes");
+        assert_eq!(
+            messages.len(),
+            FormError::ALL.len(),
+            "messages identify their codes"
+        );
     }
 
     #[test]

@@ -105,7 +105,8 @@ mod tests {
     use super::*;
 
     fn signed_in(roles: &[&str], permissions: &[&str]) -> AuthState {
-        AuthState::SignedIn(SignedIn { email_verified: false,
+        AuthState::SignedIn(SignedIn {
+            email_verified: false,
             user_id: UserId::new("user_1"),
             session_id: Some(SessionId::new("sess_1")),
             roles: roles.iter().map(|s| s.to_string()).collect(),
