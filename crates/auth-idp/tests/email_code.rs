@@ -4,52 +4,41 @@
 //! enumeration equalities (status, body, timing; the limits).
 
 mod idp_support;
-#[path = "../../../tests/e2e/src/smtp.rs"]
-mod smtp;
 
-use auth_types::contract::FormError;
-use auth_idp::{EmailVerification, IdpConfig};
-use idp_support::{Jar, Kind, Resp, Server, TestDb, listener};
+use auth_idp::IdpConfig;
+use idp_support::mail_flows::smtp::{Mail, Smtp};
+use idp_support::mail_flows::{
+    PW, WAIT, assert_answers_alike, assert_error, assert_see_other, code_in, email, now, other_code,
+};
+use idp_support::{Jar, Kind, Resp, Server, TestDb};
 use serde_json::json;
-use smtp::{Mail, Smtp};
-use std::time::{Duration, Instant};
-
-const PW: &str = "correct horse battery";
-const WAIT: Duration = Duration::from_secs(20);
 
 both_backends!(
     turned_off_is_404,
     code_signs_in,
     wrong_codes_expiry_and_other_accounts,
     answers_do_not_tell_known_from_unknown,
+    a_plain_form_goes_on_to_the_code_step,
 );
 
+/// A provider with email-code sign-in `on`.
 async fn start(
     db: &TestDb,
     smtp: &Smtp,
     on: bool,
     make: impl FnOnce(IdpConfig) -> IdpConfig,
 ) -> Server {
-    let (listener, base) = listener().await;
-    let mut config = make(idp_support::config(db, &base));
-    config.email_verification = EmailVerification::Off;
-    config.email_code_sign_in = on;
-    config.mail.smtp_url = Some(smtp.url());
-    let idp = auth_idp::Idp::connect(config).await.unwrap();
-    Server::serve(idp, listener, base)
+    idp_support::mail_flows::start(db, smtp, |c| IdpConfig {
+        email_code_sign_in: on,
+        ..make(c)
+    })
+    .await
 }
 
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@code.test", idp_support::random_suffix())
-}
-
-fn code_in(mail: &Mail) -> String {
+/// The code of a sign-in code mail.
+fn sign_in_code(mail: &Mail) -> String {
     assert!(mail.subject.contains("sign-in code"), "{}", mail.subject);
-    mail.text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 8)
-        .unwrap_or_else(|| panic!("no 8-digit code in: {}", mail.text))
-        .to_owned()
+    code_in(mail)
 }
 
 async fn ask(s: &Server, email: &str) -> Resp {
@@ -70,18 +59,6 @@ async fn confirm(s: &Server, email: &str, code: &str, jar: &mut Jar) -> Resp {
     .await
 }
 
-fn assert_error(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    let said = r.body["error"].as_str().and_then(FormError::from_message);
-    assert_eq!(said.map(FormError::code), Some(code), "{}", r.text);
-    assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
-}
-
-/// A code that is not `code`.
-fn other_than(code: &str, n: u32) -> String {
-    format!("{:08}", (code.parse::<u32>().unwrap() + n) % 100_000_000)
-}
-
 async fn turned_off_is_404(kind: Kind) {
     let db = TestDb::new(kind).await;
     let smtp = Smtp::start().await;
@@ -93,10 +70,7 @@ async fn turned_off_is_404(kind: Kind) {
         confirm(&s, &addr, "12345678", &mut Jar::default()).await,
     ] {
         assert_eq!(r.status, 404);
-        assert_eq!(
-            r.text,
-            r#"{"error":"This feature is turned off"}"#
-        );
+        assert_eq!(r.text, r#"{"error":"This feature is turned off"}"#);
     }
     assert_eq!(db.scalar("SELECT COUNT(*) FROM one_time_codes").await, 0);
 }
@@ -111,7 +85,7 @@ async fn code_signs_in(kind: Kind) {
     let r = ask(&s, &addr.to_uppercase()).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["ok"], true);
-    let code = code_in(&smtp.wait_for_mail(&addr, WAIT).await);
+    let code = sign_in_code(&smtp.wait_for_mail(&addr, WAIT).await);
 
     let mut jar = Jar::default();
     let r = confirm(&s, &addr, &code, &mut jar).await;
@@ -137,24 +111,19 @@ async fn code_signs_in(kind: Kind) {
     // A form post: 303 to its redirect with the cookies; a wrong code back to the sign-in page
     // with the address.
     assert_eq!(ask(&s, &addr).await.status, 200);
-    let code = code_in(&smtp.wait_for_mails(&addr, 2, WAIT).await[1]);
+    let code = sign_in_code(&smtp.wait_for_mails(&addr, 2, WAIT).await[1]);
     let r = s
         .post_form(
             "/auth/email-code/confirm",
             &[
                 ("email", &addr),
-                ("code", &other_than(&code, 1)),
+                ("code", &other_code(&code, 1)),
                 ("redirect_url", "/dashboard"),
             ],
             &mut Jar::default(),
         )
         .await;
-    assert_eq!(r.status, 303);
-    let location = r.header("location").unwrap();
-    assert!(
-        location.starts_with("/sign-in?error=invalid_code"),
-        "{location}"
-    );
+    let location = assert_see_other(&r, "/sign-in?error=invalid_code");
     assert!(location.contains("email="), "{location}");
     let mut form = Jar::default();
     let r = s
@@ -182,8 +151,8 @@ async fn wrong_codes_expiry_and_other_accounts(kind: Kind) {
     assert_eq!(s.sign_up(&b, PW, &mut Jar::default()).await.status, 201);
     assert_eq!(ask(&s, &a).await.status, 200);
     assert_eq!(ask(&s, &b).await.status, 200);
-    let code_a = code_in(&smtp.wait_for_mail(&a, WAIT).await);
-    let code_b = code_in(&smtp.wait_for_mail(&b, WAIT).await);
+    let code_a = sign_in_code(&smtp.wait_for_mail(&a, WAIT).await);
+    let code_b = sign_in_code(&smtp.wait_for_mail(&b, WAIT).await);
 
     // A's code on B's address: wrong (and counted against B's code).
     if code_a != code_b {
@@ -192,10 +161,10 @@ async fn wrong_codes_expiry_and_other_accounts(kind: Kind) {
     }
     // Four more wrong codes on B: dead, the right one too.
     for n in 1..=3 {
-        let r = confirm(&s, &b, &other_than(&code_b, n), &mut Jar::default()).await;
+        let r = confirm(&s, &b, &other_code(&code_b, n), &mut Jar::default()).await;
         assert_error(&r, 400, "invalid_code");
     }
-    let last = confirm(&s, &b, &other_than(&code_b, 4), &mut Jar::default()).await;
+    let last = confirm(&s, &b, &other_code(&code_b, 4), &mut Jar::default()).await;
     if code_a != code_b {
         assert_error(&last, 429, "code_locked");
     }
@@ -203,13 +172,9 @@ async fn wrong_codes_expiry_and_other_accounts(kind: Kind) {
     assert_error(&r, 429, "code_locked");
 
     // A's code, expired.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     db.exec(&format!(
         "UPDATE one_time_codes SET expires_at = {} WHERE email = '{a}'",
-        now - 1
+        now() - 1
     ))
     .await;
     let r = confirm(&s, &a, &code_a, &mut Jar::default()).await;
@@ -234,45 +199,55 @@ async fn answers_do_not_tell_known_from_unknown(kind: Kind) {
         c
     })
     .await;
-    let known: Vec<String> = (0..2).map(|n| email(&format!("known{n}"))).collect();
-    for k in &known {
-        assert_eq!(s.sign_up(k, PW, &mut Jar::default()).await.status, 201);
-    }
-    let unknown: Vec<String> = (0..2).map(|n| email(&format!("unknown{n}"))).collect();
-    let (mut t_known, mut t_unknown) = (Vec::new(), Vec::new());
-    let mut reference: Option<(u16, String)> = None;
-    for i in 0..10 {
-        for (addr, times) in [
-            (&known[i % 2], &mut t_known),
-            (&unknown[i % 2], &mut t_unknown),
+    assert_answers_alike(&s, &smtp, "email-code", ask).await;
+}
+
+/// Before the wasm loads, "Email me a code" is a plain form post: it is sent on to the sign-in
+/// page's code step for that address (the same for an unknown address), and the code it mails
+/// signs in through the code step's own plain form.
+async fn a_plain_form_goes_on_to_the_code_step(kind: Kind) {
+    let db = TestDb::new(kind).await;
+    let smtp = Smtp::start().await;
+    let s = start(&db, &smtp, true, |c| c).await;
+    let addr = email("form");
+    assert_eq!(s.sign_up(&addr, PW, &mut Jar::default()).await.status, 201);
+    for (to, tag) in [(addr.as_str(), "known"), ("nobody@mail.test", "unknown")] {
+        let r = s
+            .post_form(
+                "/auth/email-code",
+                &[("email", to), ("redirect_url", "/dashboard")],
+                &mut Jar::default(),
+            )
+            .await;
+        let location = assert_see_other(&r, "/sign-in?");
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(location.split_once('?').map_or("", |(_, q)| q).as_bytes())
+                .into_owned()
+                .collect();
+        for pair in [
+            ("email", to),
+            ("redirect_url", "/dashboard"),
+            ("code_sent", "1"),
         ] {
-            let at = Instant::now();
-            let r = ask(&s, addr).await;
-            times.push(at.elapsed());
-            let answer = (r.status, r.text.clone());
-            assert_eq!(answer.0, 200, "{}", answer.1);
-            match &reference {
-                None => reference = Some(answer),
-                Some(first) => assert_eq!(&answer, first, "the same answer for {addr}"),
-            }
+            assert!(
+                query.contains(&(pair.0.to_owned(), pair.1.to_owned())),
+                "{tag}: {location}"
+            );
         }
     }
-    t_known.sort();
-    t_unknown.sort();
-    let (a, b) = (t_known[5], t_unknown[5]);
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    assert!(
-        hi <= lo * 3 + Duration::from_millis(25),
-        "email-code timing medians: known {a:?} vs unknown {b:?}"
-    );
-    for k in &known {
-        smtp.wait_for_mails(k, 5, WAIT).await;
-    }
-    for u in &unknown {
-        assert_eq!(smtp.count_for(u), 0);
-    }
-    let a = ask(&s, &known[0]).await;
-    let b = ask(&s, &unknown[0]).await;
-    assert_error(&a, 429, "rate_limited");
-    assert_eq!((a.status, &a.text), (b.status, &b.text));
+    let code = sign_in_code(&smtp.wait_for_mail(&addr, WAIT).await);
+    let mut jar = Jar::default();
+    let r = s
+        .post_form(
+            "/auth/email-code/confirm",
+            &[
+                ("email", &addr),
+                ("code", &code),
+                ("redirect_url", "/dashboard"),
+            ],
+            &mut jar,
+        )
+        .await;
+    assert_eq!(assert_see_other(&r, "/dashboard"), "/dashboard");
+    assert!(jar.header().is_some(), "signed in: {:?}", r.set_cookies());
 }

@@ -5,19 +5,15 @@
 //! confirms, and the enumeration equalities (status, body, timing; the limits).
 
 mod idp_support;
-#[path = "../../../tests/e2e/src/smtp.rs"]
-mod smtp;
 
-use auth_types::contract::FormError;
-use auth_idp::{EmailVerification, IdpConfig};
-use idp_support::{Jar, Kind, Renewal, Resp, Server, TestDb, listener, renew};
+use idp_support::mail_flows::smtp::{Mail, Smtp};
+use idp_support::mail_flows::{
+    NEW_PW, PW, WAIT, assert_answers_alike, assert_error, assert_see_other, email, now,
+    password_change, start, token_in,
+};
+use idp_support::{Jar, Kind, Renewal, Resp, Server, TestDb, renew};
 use serde_json::json;
-use smtp::{Mail, Smtp};
 use std::time::{Duration, Instant};
-
-const PW: &str = "correct horse battery";
-const NEW_PW: &str = "a brand new passphrase";
-const WAIT: Duration = Duration::from_secs(20);
 
 both_backends!(
     reset_flow,
@@ -29,32 +25,6 @@ both_backends!(
 );
 
 // ---- harness ----------------------------------------------------------------------------------
-
-async fn start(db: &TestDb, smtp: &Smtp, make: impl FnOnce(IdpConfig) -> IdpConfig) -> Server {
-    let (listener, base) = listener().await;
-    let mut config = make(idp_support::config(db, &base));
-    // No verification mail at sign-up: each mailbox holds only what these flows send.
-    config.email_verification = EmailVerification::Off;
-    config.mail.smtp_url = Some(smtp.url());
-    let idp = auth_idp::Idp::connect(config).await.unwrap();
-    Server::serve(idp, listener, base)
-}
-
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@reset.test", idp_support::random_suffix())
-}
-
-fn token_in(mail: &Mail, base: &str) -> String {
-    let prefix = format!("{base}/reset-password?token=");
-    let at = mail
-        .text
-        .find(&prefix)
-        .unwrap_or_else(|| panic!("no {prefix} link in: {}", mail.text));
-    mail.text[at + prefix.len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
 
 async fn request(s: &Server, email: &str) -> Resp {
     s.post_json(
@@ -77,7 +47,7 @@ async fn reset_token(s: &Server, smtp: &Smtp, email: &str, n: usize) -> String {
             .filter(|m| m.subject.contains("Reset your password"))
             .collect();
         if resets.len() >= n {
-            return token_in(&resets[n - 1], &s.base);
+            return token_in(&resets[n - 1], &s.base, "/reset-password");
         }
         assert!(
             Instant::now() < deadline,
@@ -95,25 +65,6 @@ async fn confirm(s: &Server, token: &str, password: &str, jar: &mut Jar) -> Resp
         jar,
     )
     .await
-}
-
-fn assert_error(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    let said = r.body["error"].as_str().and_then(FormError::from_message);
-    assert_eq!(said.map(FormError::code), Some(code), "{}", r.text);
-    assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -139,7 +90,7 @@ async fn reset_flow(kind: Kind) {
             .contains("If an account exists")
     );
     let mail = smtp.wait_for_mail(&addr, WAIT).await;
-    let token = token_in(&mail, &s.base);
+    let token = token_in(&mail, &s.base, "/reset-password");
     assert!(token.len() >= 43, "at least 256 bits: {token}");
     let expires = db.scalar("SELECT expires_at FROM one_time_codes").await;
     assert!(
@@ -163,12 +114,7 @@ async fn reset_flow(kind: Kind) {
             &mut Jar::default(),
         )
         .await;
-    assert_eq!(r.status, 303);
-    let location = r.header("location").unwrap();
-    assert!(
-        location.starts_with("/reset-password?error=invalid_password"),
-        "{location}"
-    );
+    let location = assert_see_other(&r, "/reset-password?error=invalid_password");
     assert!(location.contains(&format!("token={token}")), "{location}");
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
 
@@ -264,13 +210,7 @@ async fn link_after_a_password_change_is_dead(kind: Kind) {
     assert_eq!(s.sign_up(&addr, PW, &mut jar).await.status, 201);
     let token = reset_token(&s, &smtp, &addr, 1).await;
     // The owner remembers the password and changes it in the settings.
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": PW, "new_password": NEW_PW}),
-            &mut jar,
-        )
-        .await;
+    let r = password_change(&s, PW, NEW_PW, &mut jar).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = confirm(&s, &token, "an attacker's passphrase", &mut Jar::default()).await;
     assert_error(&r, 400, "invalid_token");
@@ -335,49 +275,7 @@ async fn answers_do_not_tell_known_from_unknown(kind: Kind) {
         c
     })
     .await;
-    let known: Vec<String> = (0..2).map(|n| email(&format!("known{n}"))).collect();
-    for k in &known {
-        assert_eq!(s.sign_up(k, PW, &mut Jar::default()).await.status, 201);
-    }
-    let unknown: Vec<String> = (0..2).map(|n| email(&format!("unknown{n}"))).collect();
-
-    // Same status and body; timing medians of 10 each (5 per address: its budget).
-    let (mut t_known, mut t_unknown) = (Vec::new(), Vec::new());
-    let mut reference: Option<(u16, String)> = None;
-    for i in 0..10 {
-        for (addr, times) in [
-            (&known[i % 2], &mut t_known),
-            (&unknown[i % 2], &mut t_unknown),
-        ] {
-            let at = Instant::now();
-            let r = request(&s, addr).await;
-            times.push(at.elapsed());
-            let answer = (r.status, r.text.clone());
-            assert_eq!(answer.0, 200, "{}", answer.1);
-            match &reference {
-                None => reference = Some(answer),
-                Some(first) => assert_eq!(&answer, first, "the same answer for {addr}"),
-            }
-        }
-    }
-    let (a, b) = (median(t_known), median(t_unknown));
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    assert!(
-        hi <= lo * 3 + Duration::from_millis(25),
-        "reset timing medians: known {a:?} vs unknown {b:?}"
-    );
-    // The known addresses got their mails; the unknown ones nothing.
-    for k in &known {
-        smtp.wait_for_mails(k, 5, WAIT).await;
-    }
-    for u in &unknown {
-        assert_eq!(smtp.count_for(u), 0);
-    }
-    // The sixth request for an address is refused alike, known or not.
-    let a = request(&s, &known[0]).await;
-    let b = request(&s, &unknown[0]).await;
-    assert_error(&a, 429, "rate_limited");
-    assert_eq!((a.status, &a.text), (b.status, &b.text));
+    assert_answers_alike(&s, &smtp, "reset", request).await;
     // Bad input is a 422 whoever asks.
     let r = request(&s, "not-an-address").await;
     assert_error(&r, 422, "invalid_email");

@@ -4,20 +4,17 @@
 //! revocations (another account's session is a 404 and stays live), and deleting the account.
 
 mod idp_support;
-#[path = "../../../tests/e2e/src/smtp.rs"]
-mod smtp;
 
 use auth_server::{AuthConfig, RequireAuth};
 use axum::Router;
 use axum::routing::get;
-use idp_support::{Jar, Kind, Renewal, Resp, Server, TestDb, listener, renew};
+use idp_support::mail_flows::smtp::Smtp;
+use idp_support::mail_flows::{
+    NEW_PW, PW, WAIT, assert_see_other, code_in, connect, password_change, token_in,
+};
+use idp_support::{Jar, Kind, Renewal, Resp, Server, TestDb, renew};
 use serde_json::{Value, json};
-use smtp::Smtp;
 use std::time::Duration;
-
-const PW: &str = "correct horse battery";
-const NEW_PW: &str = "a brand new passphrase";
-const MAIL_WAIT: Duration = Duration::from_secs(20);
 
 const FIREFOX_LINUX: &str =
     "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
@@ -46,14 +43,7 @@ async fn start(
     smtp: Option<&Smtp>,
     make: impl FnOnce(auth_idp::IdpConfig) -> auth_idp::IdpConfig,
 ) -> Server {
-    let (listener, base) = listener().await;
-    let mut config = make(idp_support::config(db, &base));
-    // No verification mail at sign-up: each mailbox then holds only what these flows send.
-    config.email_verification = auth_idp::EmailVerification::Off;
-    if let Some(smtp) = smtp {
-        config.mail.smtp_url = Some(smtp.url());
-    }
-    let idp = auth_idp::Idp::connect(config).await.unwrap();
+    let (idp, listener, base) = connect(db, smtp, make).await;
     let app: Router = idp
         .stack(AuthConfig::embedded())
         .unwrap()
@@ -127,6 +117,22 @@ async fn sessions(s: &Server, jar: &mut Jar) -> Vec<Value> {
     r.body["sessions"].as_array().unwrap().clone()
 }
 
+/// `POST /auth/email` (JSON): move the account to `email`, confirmed by `password`.
+async fn email_change(s: &Server, email: &str, password: &str, jar: &mut Jar) -> Resp {
+    s.post_json(
+        "/auth/email",
+        json!({"email": email, "password": password}),
+        jar,
+    )
+    .await
+}
+
+/// The form twin of [`email_change`], with the right password.
+async fn email_change_form(s: &Server, email: &str, jar: &mut Jar) -> Resp {
+    s.post_form("/auth/email", &[("email", email), ("password", PW)], jar)
+        .await
+}
+
 fn location(r: &Resp) -> &str {
     r.header("location").unwrap_or("<no location>")
 }
@@ -186,12 +192,7 @@ async fn settings_need_a_live_session(kind: Kind) {
     let r = s
         .post_form("/auth/account/delete", &[("password", PW)], &mut nobody)
         .await;
-    assert_eq!(r.status, 303);
-    assert!(
-        location(&r).starts_with("/profile?error=unauthorized"),
-        "{}",
-        location(&r)
-    );
+    assert_see_other(&r, "/profile?error=unauthorized");
 
     // A session revoked elsewhere: its token still verifies, the endpoints refuse it.
     let mut jar = Jar::default();
@@ -207,13 +208,7 @@ async fn settings_need_a_live_session(kind: Kind) {
             .await
             .is_some()
     );
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": PW, "new_password": NEW_PW}),
-            &mut other,
-        )
-        .await;
+    let r = password_change(&s, PW, NEW_PW, &mut other).await;
     assert_eq!(r.status, 401, "{}", r.text);
     assert!(
         other.cookies.is_empty(),
@@ -249,34 +244,16 @@ async fn change_password(kind: Kind) {
     }
 
     // Failures: wrong current password (403), a new password against the policy (422).
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": "not my password", "new_password": NEW_PW}),
-            &mut jar,
-        )
-        .await;
+    let r = password_change(&s, "not my password", NEW_PW, &mut jar).await;
     assert_eq!(
         (r.status, r.error()),
         (403, "The current password is wrong"),
         "{}",
         r.text
     );
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": PW, "new_password": "Password123"}),
-            &mut jar,
-        )
-        .await;
+    let r = password_change(&s, PW, "Password123", &mut jar).await;
     assert_eq!(r.status, 422, "{}", r.text);
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": PW, "new_password": "short"}),
-            &mut jar,
-        )
-        .await;
+    let r = password_change(&s, PW, "short", &mut jar).await;
     assert_eq!(r.status, 422, "{}", r.text);
     let r = s
         .post_form(
@@ -288,22 +265,11 @@ async fn change_password(kind: Kind) {
             &mut jar,
         )
         .await;
-    assert_eq!(r.status, 303);
-    assert!(
-        location(&r).starts_with("/profile?error=wrong_password"),
-        "{}",
-        location(&r)
-    );
+    assert_see_other(&r, "/profile?error=wrong_password");
     assert!(!used(&db, "otc_reset").await, "nothing changed yet");
 
     // Success (JSON): this session stays, the others die at once (their refresh is refused).
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": PW, "new_password": NEW_PW}),
-            &mut jar,
-        )
-        .await;
+    let r = password_change(&s, PW, NEW_PW, &mut jar).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["ok"], true);
     assert_eq!(r.body["redirect_url"], "/profile");
@@ -325,7 +291,7 @@ async fn change_password(kind: Kind) {
     assert_eq!(r.status, 401, "{}", r.text);
     signed_in(&s, email, NEW_PW, &mut Jar::default()).await;
 
-    let mail = smtp.wait_for_mail(email, MAIL_WAIT).await;
+    let mail = smtp.wait_for_mail(email, WAIT).await;
     assert!(
         mail.subject.to_lowercase().contains("password"),
         "{}",
@@ -405,31 +371,15 @@ async fn change_email(kind: Kind) {
         let r = s.post_json("/auth/email", body.clone(), &mut jar).await;
         assert_eq!(r.status, code, "{body}: {}", r.text);
     }
-    let r = s
-        .post_form(
-            "/auth/email",
-            &[("email", "nope"), ("password", PW)],
-            &mut jar,
-        )
-        .await;
-    assert!(
-        location(&r).starts_with("/profile?error=invalid_email"),
-        "{}",
-        location(&r)
-    );
+    let r = email_change_form(&s, "nope", &mut jar).await;
+    assert_see_other(&r, "/profile?error=invalid_email");
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM one_time_codes").await,
         0,
         "nothing issued"
     );
 
-    let r = s
-        .post_json(
-            "/auth/email",
-            json!({"email": new, "password": PW}),
-            &mut jar,
-        )
-        .await;
+    let r = email_change(&s, new, PW, &mut jar).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["ok"], true);
     assert_eq!(
@@ -450,19 +400,13 @@ async fn change_email(kind: Kind) {
         .unwrap();
     assert_eq!(me.email, old);
 
-    let verify = smtp.wait_for_mail(new, MAIL_WAIT).await;
+    let verify = smtp.wait_for_mail(new, WAIT).await;
     let link = format!("{}/verify-email?token=", s.base);
-    assert!(verify.text.contains(&link), "a link: {}", verify.text);
-    assert!(
-        verify
-            .text
-            .split(|c: char| !c.is_ascii_digit())
-            .any(|w| w.len() == 8),
-        "an 8-digit code: {}",
-        verify.text
-    );
+    // A link and an 8-digit code (each read panics when missing).
+    let token = token_in(&verify, &s.base, "/verify-email");
+    code_in(&verify);
     assert_eq!(smtp.count_for(new), 1);
-    let notice = smtp.wait_for_mail(old, MAIL_WAIT).await;
+    let notice = smtp.wait_for_mail(old, WAIT).await;
     assert!(
         notice.text.contains(new),
         "the notice names the new address: {}",
@@ -471,10 +415,6 @@ async fn change_email(kind: Kind) {
     assert!(!notice.text.contains(&link), "no secret to the old address");
 
     // The link applies the change (the verify-email endpoint): the account has the new address.
-    let token: String = verify.text[verify.text.find(&link).unwrap() + link.len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
     let r = s
         .post_json("/auth/verify-email", json!({"token": token}), &mut jar)
         .await;
@@ -490,13 +430,7 @@ async fn change_email(kind: Kind) {
     signed_in(&s, new, PW, &mut Jar::default()).await;
 
     // Form post: 303 back to the profile page.
-    let r = s
-        .post_form(
-            "/auth/email",
-            &[("email", "olga.third@example.com"), ("password", PW)],
-            &mut jar,
-        )
-        .await;
+    let r = email_change_form(&s, "olga.third@example.com", &mut jar).await;
     assert_eq!((r.status, location(&r)), (303, "/profile"));
 }
 
@@ -511,20 +445,8 @@ async fn change_email_to_a_taken_address_answers_the_same(kind: Kind) {
     let mut owner = Jar::default();
     signed_up(&s, "taken@example.com", &mut owner).await;
 
-    let free = s
-        .post_json(
-            "/auth/email",
-            json!({"email": "free@example.com", "password": PW}),
-            &mut jar,
-        )
-        .await;
-    let taken = s
-        .post_json(
-            "/auth/email",
-            json!({"email": "Taken@example.com", "password": PW}),
-            &mut jar,
-        )
-        .await;
+    let free = email_change(&s, "free@example.com", PW, &mut jar).await;
+    let taken = email_change(&s, "Taken@example.com", PW, &mut jar).await;
     assert_eq!((free.status, &free.body), (taken.status, &taken.body));
     assert_eq!(free.status, 200);
     assert_eq!(
@@ -532,36 +454,18 @@ async fn change_email_to_a_taken_address_answers_the_same(kind: Kind) {
             .await,
         0
     );
-    let form_free = s
-        .post_form(
-            "/auth/email",
-            &[("email", "free2@example.com"), ("password", PW)],
-            &mut jar,
-        )
-        .await;
-    let form_taken = s
-        .post_form(
-            "/auth/email",
-            &[("email", "taken@example.com"), ("password", PW)],
-            &mut jar,
-        )
-        .await;
+    let form_free = email_change_form(&s, "free2@example.com", &mut jar).await;
+    let form_taken = email_change_form(&s, "taken@example.com", &mut jar).await;
     assert_eq!(
         (form_free.status, location(&form_free)),
         (form_taken.status, location(&form_taken))
     );
 
     // The taken address's first mail is the one its owner causes afterwards, not a code.
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": PW, "new_password": NEW_PW}),
-            &mut owner,
-        )
-        .await;
+    let r = password_change(&s, PW, NEW_PW, &mut owner).await;
     assert_eq!(r.status, 200, "{}", r.text);
     // One sender task sends in order: a code to the taken address would be there before it.
-    let mails = smtp.wait_for_mails("taken@example.com", 1, MAIL_WAIT).await;
+    let mails = smtp.wait_for_mails("taken@example.com", 1, WAIT).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert!(
         mails[0].subject.to_lowercase().contains("password"),
@@ -574,7 +478,7 @@ async fn change_email_to_a_taken_address_answers_the_same(kind: Kind) {
         mails[0].text
     );
     // The free address did get its code.
-    let mail = smtp.wait_for_mail("free@example.com", MAIL_WAIT).await;
+    let mail = smtp.wait_for_mail("free@example.com", WAIT).await;
     assert!(mail.text.contains("verify-email?token="), "{}", mail.text);
 }
 
@@ -590,13 +494,7 @@ async fn an_account_without_a_password_sets_one(kind: Kind) {
         "DELETE FROM credentials WHERE user_id = '{user_id}'"
     ))
     .await;
-    let r = s
-        .post_json(
-            "/auth/password",
-            json!({"current_password": "anything at all", "new_password": NEW_PW}),
-            &mut jar,
-        )
-        .await;
+    let r = password_change(&s, "anything at all", NEW_PW, &mut jar).await;
     assert_eq!(r.status, 403, "{}", r.text);
     let r = s
         .post_json("/auth/password", json!({"new_password": NEW_PW}), &mut jar)
@@ -685,11 +583,7 @@ async fn sessions_list_and_revoke(kind: Kind) {
     let r = s
         .post_form("/auth/sessions/sess_unknown/revoke", &[], &mut firefox)
         .await;
-    assert!(
-        location(&r).starts_with("/profile?error=not_found"),
-        "{}",
-        location(&r)
-    );
+    assert_see_other(&r, "/profile?error=not_found");
     // Wrong method: 405.
     let r = s
         .post_json(
@@ -776,7 +670,7 @@ async fn another_accounts_session_is_not_found(kind: Kind) {
             &mut mallory,
         )
         .await;
-    assert!(location(&form).starts_with("/profile?error=not_found"));
+    assert_see_other(&form, "/profile?error=not_found");
 
     assert!(matches!(renew(&s.idp, &alice).await, Renewal::Renewed(_)));
     assert_eq!(status(&s, &mut alice).await, "signed_in");
@@ -874,11 +768,7 @@ async fn delete_account(kind: Kind) {
     let r = s
         .post_form("/auth/account/delete", &[("password", "not it")], &mut jar)
         .await;
-    assert!(
-        location(&r).starts_with("/profile?error=wrong_password"),
-        "{}",
-        location(&r)
-    );
+    assert_see_other(&r, "/profile?error=wrong_password");
     assert!(s.idp.users().get(&id).await.unwrap().is_some());
     assert_eq!(status(&s, &mut jar).await, "signed_in");
 
@@ -895,7 +785,7 @@ async fn delete_account(kind: Kind) {
     assert_eq!(db.scalar("SELECT COUNT(*) FROM one_time_codes").await, 0);
     assert_eq!(s.sign_in(email, PW, &mut Jar::default()).await.status, 401);
 
-    let mail = smtp.wait_for_mail(email, MAIL_WAIT).await;
+    let mail = smtp.wait_for_mail(email, WAIT).await;
     assert!(
         mail.subject.to_lowercase().contains("deleted"),
         "{}",

@@ -5,18 +5,16 @@
 //! another account's code, 5 wrong codes, resend, and `off`.
 
 mod idp_support;
-#[path = "../../../tests/e2e/src/smtp.rs"]
-mod smtp;
 
-use auth_types::contract::FormError;
 use auth_idp::{EmailVerification, IdpConfig};
-use idp_support::{Jar, Kind, Resp, Server, TestDb, listener};
+use idp_support::mail_flows::smtp::Smtp;
+use idp_support::mail_flows::{
+    PW, WAIT, assert_error, assert_see_other, assert_similar, code_in, email, median, now,
+    other_code, token_in,
+};
+use idp_support::{Jar, Kind, Resp, Server, TestDb};
 use serde_json::{Value, json};
-use smtp::{Mail, Smtp};
-use std::time::{Duration, Instant};
-
-const PW: &str = "correct horse battery";
-const WAIT: Duration = Duration::from_secs(20);
+use std::time::Instant;
 
 both_backends!(
     optional_sign_up_verifies_by_code_in_the_same_session,
@@ -32,44 +30,18 @@ both_backends!(
 
 // ---- harness ----------------------------------------------------------------------------------
 
+/// A provider in verification `mode`.
 async fn start(
     db: &TestDb,
     smtp: &Smtp,
     mode: EmailVerification,
     make: impl FnOnce(IdpConfig) -> IdpConfig,
 ) -> Server {
-    let (listener, base) = listener().await;
-    let mut config = make(idp_support::config(db, &base));
-    config.email_verification = mode;
-    config.mail.smtp_url = Some(smtp.url());
-    let idp = auth_idp::Idp::connect(config).await.unwrap();
-    Server::serve(idp, listener, base)
-}
-
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@verify.test", idp_support::random_suffix())
-}
-
-/// The 8-digit code of a mail.
-fn code_in(mail: &Mail) -> String {
-    mail.text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 8)
-        .unwrap_or_else(|| panic!("no 8-digit code in: {}", mail.text))
-        .to_owned()
-}
-
-/// The token of the mail's `<base><page>?token=` link.
-fn token_in(mail: &Mail, base: &str, page: &str) -> String {
-    let prefix = format!("{base}{page}?token=");
-    let at = mail
-        .text
-        .find(&prefix)
-        .unwrap_or_else(|| panic!("no {prefix} link in: {}", mail.text));
-    mail.text[at + prefix.len()..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
+    idp_support::mail_flows::start(db, smtp, |c| IdpConfig {
+        email_verification: mode,
+        ..make(c)
+    })
+    .await
 }
 
 async fn session(s: &Server, jar: &mut Jar) -> Value {
@@ -88,30 +60,9 @@ async fn verify(s: &Server, body: Value, jar: &mut Jar) -> Resp {
     s.post_json("/auth/verify-email", body, jar).await
 }
 
-fn assert_error(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    let said = r.body["error"].as_str().and_then(FormError::from_message);
-    assert_eq!(said.map(FormError::code), Some(code), "{}", r.text);
-    assert!(r.body["error"].is_string(), "{}", r.text);
-    assert!(
-        r.set_cookies().is_empty(),
-        "no cookie on an error: {:?}",
-        r.set_cookies()
-    );
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// Generous: within 3× of each other plus 25 ms (loopback noise on a busy machine).
-fn assert_similar(a: Duration, b: Duration, what: &str) {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    assert!(
-        hi <= lo * 3 + Duration::from_millis(25),
-        "{what}: medians {a:?} vs {b:?}"
-    );
+async fn resend(s: &Server, email: &str, jar: &mut Jar) -> Resp {
+    s.post_json("/auth/verify-email/resend", json!({"email": email}), jar)
+        .await
 }
 
 // ---- tests ------------------------------------------------------------------------------------
@@ -205,11 +156,9 @@ async fn optional_sign_up_verifies_by_code_in_the_same_session(kind: Kind) {
             &mut Jar::default(),
         )
         .await;
-    assert_eq!(r.status, 303);
-    let location = r.header("location").unwrap();
-    assert!(
-        location.starts_with("/verify-email?error=invalid_code&redirect_url=%2Fdashboard&email="),
-        "{location}"
+    assert_see_other(
+        &r,
+        "/verify-email?error=invalid_code&redirect_url=%2Fdashboard&email=",
     );
 }
 
@@ -262,14 +211,7 @@ async fn link_in_another_browser_signs_in(kind: Kind) {
             &mut Jar::default(),
         )
         .await;
-    assert_eq!(r.status, 303);
-    assert!(
-        r.header("location")
-            .unwrap()
-            .starts_with("/verify-email?error=invalid_token"),
-        "{:?}",
-        r.header("location")
-    );
+    assert_see_other(&r, "/verify-email?error=invalid_token");
     assert!(r.set_cookies().is_empty());
     // Garbage tokens: the same 400.
     for bad in ["x", &"A".repeat(43), &"é".repeat(300)] {
@@ -303,14 +245,7 @@ async fn required_mode_holds_the_session_back(kind: Kind) {
             &mut Jar::default(),
         )
         .await;
-    assert_eq!(form.status, 303);
-    assert!(
-        form.header("location")
-            .unwrap()
-            .starts_with("/sign-up?error=verification_required"),
-        "{:?}",
-        form.header("location")
-    );
+    assert_see_other(&form, "/sign-up?error=verification_required");
     assert!(form.set_cookies().is_empty());
 
     // Sign-in: a wrong password is still a wrong password; the right one mails a fresh code and
@@ -426,9 +361,7 @@ async fn five_wrong_codes_kill_the_secret(kind: Kind) {
     assert_eq!(s.sign_up(&addr, PW, &mut jar).await.status, 201);
     let mail = smtp.wait_for_mail(&addr, WAIT).await;
     let code = code_in(&mail);
-    let wrong: Vec<String> = (1..=5)
-        .map(|n| format!("{:08}", (code.parse::<u32>().unwrap() + n) % 100_000_000))
-        .collect();
+    let wrong: Vec<String> = (1..=5).map(|n| other_code(&code, n)).collect();
     for w in &wrong[..4] {
         let r = verify(&s, json!({"email": addr, "code": w}), &mut jar).await;
         assert_error(&r, 400, "invalid_code");
@@ -452,13 +385,7 @@ async fn five_wrong_codes_kill_the_secret(kind: Kind) {
     assert_eq!(claims(&s, &jar).await.email_verified, Some(false));
 
     // A new code (resend) works.
-    let r = s
-        .post_json(
-            "/auth/verify-email/resend",
-            json!({"email": addr}),
-            &mut jar,
-        )
-        .await;
+    let r = resend(&s, &addr, &mut jar).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let mails = smtp.wait_for_mails(&addr, 2, WAIT).await;
     let r = verify(
@@ -480,10 +407,7 @@ async fn expired_secrets_are_refused(kind: Kind) {
     assert_eq!(s.sign_up(&addr, PW, &mut jar).await.status, 201);
     let mail = smtp.wait_for_mail(&addr, WAIT).await;
     // Issued 15 minutes ago (a second past its life): as if the clock had moved on.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = now();
     let expires = db.scalar("SELECT expires_at FROM one_time_codes").await;
     assert!(
         (now + 14 * 60..=now + 15 * 60 + 5).contains(&expires),
@@ -538,66 +462,44 @@ async fn resend_answers_the_same_and_is_limited(kind: Kind) {
     assert_eq!(s.sign_up(&known, PW, &mut Jar::default()).await.status, 201);
     smtp.wait_for_mail(&known, WAIT).await;
     let unknown = email("unknown");
-    let a = s
-        .post_json(
-            "/auth/verify-email/resend",
-            json!({"email": known}),
-            &mut Jar::default(),
-        )
-        .await;
-    let b = s
-        .post_json(
-            "/auth/verify-email/resend",
-            json!({"email": unknown}),
-            &mut Jar::default(),
-        )
-        .await;
+    let a = resend(&s, &known, &mut Jar::default()).await;
+    let b = resend(&s, &unknown, &mut Jar::default()).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!((a.status, &a.text), (b.status, &b.text));
     assert_eq!(a.body["ok"], true);
     smtp.wait_for_mails(&known, 2, WAIT).await;
     // Per address: five in the window, then 429 (known or not).
     for _ in 0..4 {
-        let r = s
-            .post_json(
-                "/auth/verify-email/resend",
-                json!({"email": unknown}),
-                &mut Jar::default(),
-            )
-            .await;
+        let r = resend(&s, &unknown, &mut Jar::default()).await;
         assert_eq!(r.status, 200);
     }
-    let r = s
-        .post_json(
-            "/auth/verify-email/resend",
-            json!({"email": unknown}),
-            &mut Jar::default(),
-        )
-        .await;
+    let r = resend(&s, &unknown, &mut Jar::default()).await;
     assert_error(&r, 429, "rate_limited");
     assert!(r.header("retry-after").is_some());
     // An invalid address is a 422, as everywhere.
-    let r = s
-        .post_json(
-            "/auth/verify-email/resend",
-            json!({"email": "nope"}),
-            &mut Jar::default(),
-        )
-        .await;
+    let r = resend(&s, "nope", &mut Jar::default()).await;
     assert_error(&r, 422, "invalid_email");
-    // A form post: 303 to its redirect.
+    // A form post: 303 on to the page that takes the code, for this address, keeping its
+    // redirect.
+    let f = email("f");
     let r = s
         .post_form(
             "/auth/verify-email/resend",
-            &[
-                ("email", &email("f")),
-                ("redirect_url", "/verify-email?sent=1"),
-            ],
+            &[("email", &f), ("redirect_url", "/dashboard")],
             &mut Jar::default(),
         )
         .await;
     assert_eq!(r.status, 303);
-    assert_eq!(r.header("location"), Some("/verify-email?sent=1"));
+    assert_eq!(
+        r.header("location"),
+        Some(
+            format!(
+                "/verify-email?email={}&redirect_url=%2Fdashboard",
+                f.replace('@', "%40")
+            )
+            .as_str()
+        )
+    );
     assert_eq!(smtp.count_for(&unknown), 0);
 }
 
@@ -608,13 +510,7 @@ async fn off_mode_sends_nothing(kind: Kind) {
     let addr = email("off");
     let mut jar = Jar::default();
     assert_eq!(s.sign_up(&addr, PW, &mut jar).await.status, 201);
-    let r = s
-        .post_json(
-            "/auth/verify-email/resend",
-            json!({"email": addr}),
-            &mut jar,
-        )
-        .await;
+    let r = resend(&s, &addr, &mut jar).await;
     assert_eq!(r.status, 200);
     // A reset mail queued after both arrives alone: nothing was sent before it.
     let r = s

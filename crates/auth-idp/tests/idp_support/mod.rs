@@ -3,6 +3,7 @@
 //! tiny cookie jar.
 #![allow(dead_code)]
 
+pub mod mail_flows;
 pub mod proxy;
 
 use auth_idp::{Idp, IdpConfig, PasswordParams};
