@@ -5,12 +5,10 @@
 //! mail settings name their variable.
 
 mod idp_support;
-#[path = "../../../tests/e2e/src/smtp.rs"]
-mod smtp;
 
 use auth_idp::{Idp, IdpConfig, IdpError, MailSettings};
+use idp_support::mail_flows::smtp::Smtp;
 use idp_support::{Jar, Kind, Server, TestDb, config};
-use smtp::Smtp;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};

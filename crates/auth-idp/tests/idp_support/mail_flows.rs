@@ -3,8 +3,6 @@
 //! (maildev), the secrets read back from its mails, the error assertion, and the check that a
 //! "mail me" endpoint does not tell a known address from an unknown one.
 
-// mail.rs also includes this file as its own `mod smtp`.
-#[allow(clippy::duplicate_mod)]
 #[path = "../../../../tests/e2e/src/smtp.rs"]
 pub mod smtp;
 
