@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 /// Who is making the request: the result of verifying its session token, once.
 ///
 /// JSON (stable): `{"status":"signed_out"}` or
-/// `{"status":"signed_in","user_id":"…","session_id":"…","roles":[…],"permissions":[…],"expires_at":1700000000}`
+/// `{"status":"signed_in","user_id":"…","session_id":"…","roles":[…],"permissions":[…],"expires_at":1700000000,"email_verified":false}`
 /// (`session_id` is omitted when the issuer has no sessions).
 ///
 /// ```
@@ -116,6 +116,22 @@ mod tests {
     }
 
     #[test]
+    fn email_verified_follows_the_claim() {
+        let claims: SessionClaims = serde_json::from_str(
+            r#"{"sub":"u","iss":"https://i","exp":2,"email_verified":true,"roles":"admin"}"#,
+        )
+        .unwrap();
+        let verified = AuthState::SignedIn(SignedIn::from(&claims));
+        assert!(verified.has(&Check::EmailVerified));
+        assert!(verified.has(&Check::all([Check::EmailVerified, Check::role("admin")])));
+        let unverified = signed_in(&["admin"], &[]);
+        assert!(!unverified.has(&Check::EmailVerified), "absent claim: not verified");
+        assert!(!AuthState::SignedOut.has(&Check::EmailVerified));
+        let json = serde_json::to_string(&Check::EmailVerified).unwrap();
+        assert_eq!(json, r#""email_verified""#);
+    }
+
+    #[test]
     fn has_fails_closed() {
         let s = signed_in(&["admin", ""], &["posts:write"]);
         assert!(s.has(&Check::role("admin")));
@@ -147,7 +163,8 @@ mod tests {
             json,
             serde_json::json!({
                 "status": "signed_in", "user_id": "user_1", "session_id": "sess_1",
-                "roles": ["admin"], "permissions": [], "expires_at": 1_900_000_000
+                "roles": ["admin"], "permissions": [], "expires_at": 1_900_000_000,
+                "email_verified": false
             })
         );
         let back: AuthState = serde_json::from_value(json).unwrap();

@@ -7,7 +7,7 @@ use serde_json::Value;
 /// There is deliberately no `private_metadata` field: server-only data lives in the server crate's
 /// user record and cannot be serialised through this type.
 ///
-/// JSON (stable): `{"id","email","name","image_url","created_at","public_metadata","roles"}` with
+/// JSON (stable): `{"id","email","name","image_url","created_at","public_metadata","roles","email_verified"}` with
 /// `created_at` in Unix seconds and `image_url` nullable.
 ///
 /// ```

@@ -772,3 +772,35 @@ async fn stolen_cookies_die_with_sign_out() {
     assert_alive(&mut server).await;
     eprintln!("stolen_cookies_die_with_sign_out: {sent} attack requests");
 }
+
+/// The dev mailbox (a debug build's stand-in for SMTP) does not exist in the release bundle, also
+/// after a mail was "sent" (a release build without `AUTH_SMTP_URL` drops it), and asking for a
+/// reset there still answers as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_release_build_has_no_dev_mailbox() {
+    let mut server = AppServer::start().await;
+    let http = client();
+    for path in ["/auth/dev/mailbox", "/auth/dev/mailbox?format=json"] {
+        let r = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("mailbox"), "{path}: {body}");
+    }
+    let email = "no-mailbox@example.com";
+    sign_up(&server, email, PASSWORD, "No Mailbox").await;
+    let r = post_json(
+        &server,
+        "/auth/password-reset",
+        &json!({ "email": email }),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = http
+        .get(server.url("/auth/dev/mailbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_alive(&mut server).await;
+}
