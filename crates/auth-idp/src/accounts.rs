@@ -22,7 +22,7 @@ use crate::error::{ApiError, IdpError};
 use crate::mail::Message;
 use crate::rate_limit::Refused;
 use crate::session::{DEFAULT_ROLES, IssuedSession, new_id, refresh_cookie_max_age};
-use crate::store::{NewAccount, Store, now};
+use crate::store::NewAccount;
 use auth_server::SessionCookies;
 use auth_types::contract::{SignInRequest, SignUpRequest};
 use auth_types::{SessionClaims, User};
@@ -151,7 +151,7 @@ impl Inner {
                 name: &name,
                 roles: &roles,
                 password_hash: &password_hash,
-                session: issued.row(caller.user_agent),
+                session: Some(issued.row(caller.user_agent)),
             })
             .await?;
         let Some(record) = self.store.user_by_id(&user_id).await? else {
@@ -201,7 +201,14 @@ impl Inner {
                 let roles: Vec<String> = DEFAULT_ROLES.iter().map(|r| (*r).to_owned()).collect();
                 match self
                     .store
-                    .create_user_without_session(&user_id, &email, &name, &roles, &password_hash)
+                    .create_account(&NewAccount {
+                        user_id: &user_id,
+                        email: &email,
+                        name: &name,
+                        roles: &roles,
+                        password_hash: &password_hash,
+                        session: None,
+                    })
                     .await
                 {
                     Ok(()) => {
@@ -440,48 +447,5 @@ impl Inner {
             (true, Some(id)) => self.store.user_by_id(&id).await?.map(|r| r.user),
             _ => None,
         })
-    }
-}
-
-impl Store {
-    /// Creates user and credential without a session (sign-up when verification is required).
-    async fn create_user_without_session(
-        &self,
-        user_id: &str,
-        email: &str,
-        name: &str,
-        roles: &[String],
-        password_hash: &str,
-    ) -> Result<(), IdpError> {
-        let now = now();
-        let roles = serde_json::to_string(roles).map_err(|e| IdpError::Internal(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, email, name, image_url, created_at, updated_at, \
-             public_metadata, private_metadata, roles) \
-             VALUES ($1, $2, $3, NULL, $4, $4, '{}', '{}', $5)",
-        )
-        .bind(user_id)
-        .bind(email)
-        .bind(name)
-        .bind(now)
-        .bind(roles)
-        .execute(&mut *tx)
-        .await
-        .map_err(IdpError::from);
-        match inserted {
-            Err(e) if e.is_unique_violation() => return Err(IdpError::EmailTaken),
-            other => other?,
-        };
-        sqlx::query(
-            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)",
-        )
-        .bind(user_id)
-        .bind(password_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -90,7 +90,8 @@ pub(crate) struct NewAccount<'a> {
     pub name: &'a str,
     pub roles: &'a [String],
     pub password_hash: &'a str,
-    pub session: NewSession<'a>,
+    /// The first session; none when the address must be verified first.
+    pub session: Option<NewSession<'a>>,
 }
 
 /// A session to insert.
@@ -181,7 +182,8 @@ impl Store {
 
     // ---- accounts -------------------------------------------------------------------------
 
-    /// Creates user, credential and first session atomically.
+    /// Creates user, credential and (unless the address must be verified first) the first
+    /// session, atomically.
     pub(crate) async fn create_account(&self, a: &NewAccount<'_>) -> Result<(), IdpError> {
         let now = now();
         let roles =
@@ -214,7 +216,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            insert_session(&mut tx, a.user_id, &a.session, now).await?;
+            if let Some(session) = &a.session {
+                insert_session(&mut tx, a.user_id, session, now).await?;
+            }
             tx.commit().await?;
             Ok(())
         }
@@ -393,28 +397,12 @@ impl Store {
 
     async fn session_where(&self, cond: &str, arg: &str) -> Result<Option<SessionRow>, IdpError> {
         let row = sqlx::query(&format!(
-            "SELECT s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at, \
-             u.roles, s.refresh_secret_hash, s.previous_secret_hash, s.rotated_at, \
-             u.email_verified FROM sessions s JOIN users u ON u.id = s.user_id WHERE {cond}"
+            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE {cond}"
         ))
         .bind(arg)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let roles: String = r.try_get(6)?;
-        Ok(Some(SessionRow {
-            id: r.try_get(0)?,
-            user_id: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-            last_active_at: r.try_get(3)?,
-            expires_at: r.try_get(4)?,
-            revoked_at: r.try_get(5)?,
-            roles: serde_json::from_str(&roles).unwrap_or_default(),
-            refresh_secret_hash: r.try_get(7)?,
-            previous_secret_hash: r.try_get(8)?,
-            rotated_at: r.try_get(9)?,
-            email_verified: r.try_get::<i64, _>(10)? != 0,
-        }))
+        row.map(|r| session_from_row(&r)).transpose()
     }
 
     /// Replaces a live session's refresh secret, keeping the old one as its previous secret;
@@ -681,6 +669,29 @@ async fn insert_session(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The columns [`session_from_row`] reads, in its order (`s`: sessions, `u`: users).
+pub(crate) const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_active_at, \
+     s.expires_at, s.revoked_at, u.roles, s.refresh_secret_hash, s.previous_secret_hash, \
+     s.rotated_at, u.email_verified";
+
+/// A [`SessionRow`] from a row that starts with [`SESSION_COLUMNS`].
+pub(crate) fn session_from_row(r: &AnyRow) -> Result<SessionRow, IdpError> {
+    let roles: String = r.try_get(6)?;
+    Ok(SessionRow {
+        id: r.try_get(0)?,
+        user_id: r.try_get(1)?,
+        created_at: r.try_get(2)?,
+        last_active_at: r.try_get(3)?,
+        expires_at: r.try_get(4)?,
+        revoked_at: r.try_get(5)?,
+        roles: serde_json::from_str(&roles).unwrap_or_default(),
+        refresh_secret_hash: r.try_get(7)?,
+        previous_secret_hash: r.try_get(8)?,
+        rotated_at: r.try_get(9)?,
+        email_verified: r.try_get::<i64, _>(10)? != 0,
+    })
 }
 
 pub(crate) fn user_from_row(r: &AnyRow) -> Result<UserRecord, IdpError> {

@@ -12,7 +12,7 @@ use super::{answer, failure};
 use crate::accounts::EVENTS;
 use crate::error::{ApiError, IdpError};
 use crate::routes::{AppState, no_store, read_post};
-use crate::store::{SessionRow, Store, now};
+use crate::store::{SESSION_COLUMNS, SessionRow, Store, now, session_from_row};
 use auth_server::Auth;
 use auth_types::contract::{FormError, SessionInfo, SessionsResponse, SignOutRequest};
 use axum::Json;
@@ -165,34 +165,17 @@ impl Store {
         &self,
         user_id: &str,
     ) -> Result<Vec<(SessionRow, Option<String>)>, IdpError> {
-        let rows = sqlx::query(
-            "SELECT s.id, s.user_id, s.created_at, s.last_active_at, s.expires_at, s.revoked_at, \
-             u.roles, s.refresh_secret_hash, s.previous_secret_hash, s.rotated_at, \
-             u.email_verified, s.user_agent FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS}, s.user_agent FROM sessions s \
+             JOIN users u ON u.id = s.user_id \
+             WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2"
+        ))
         .bind(user_id)
         .bind(now())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let roles: String = r.try_get(6)?;
-                let row = SessionRow {
-                    id: r.try_get(0)?,
-                    user_id: r.try_get(1)?,
-                    created_at: r.try_get(2)?,
-                    last_active_at: r.try_get(3)?,
-                    expires_at: r.try_get(4)?,
-                    revoked_at: r.try_get(5)?,
-                    roles: serde_json::from_str(&roles).unwrap_or_default(),
-                    refresh_secret_hash: r.try_get(7)?,
-                    previous_secret_hash: r.try_get(8)?,
-                    rotated_at: r.try_get(9)?,
-                    email_verified: r.try_get::<i64, _>(10)? != 0,
-                };
-                Ok((row, r.try_get(11)?))
-            })
+            .map(|r| Ok((session_from_row(r)?, r.try_get(11)?)))
             .collect()
     }
 
