@@ -125,7 +125,10 @@ mod tests {
         assert!(verified.has(&Check::EmailVerified));
         assert!(verified.has(&Check::all([Check::EmailVerified, Check::role("admin")])));
         let unverified = signed_in(&["admin"], &[]);
-        assert!(!unverified.has(&Check::EmailVerified), "absent claim: not verified");
+        assert!(
+            !unverified.has(&Check::EmailVerified),
+            "absent claim: not verified"
+        );
         assert!(!AuthState::SignedOut.has(&Check::EmailVerified));
         let json = serde_json::to_string(&Check::EmailVerified).unwrap();
         assert_eq!(json, r#""email_verified""#);
