@@ -19,6 +19,7 @@ use crate::store::{Rotation, SessionRow, now};
 use crate::users::UserUpdate;
 use crate::{Idp, Inner};
 use auth_server::{BackendError, BoxFuture, Renewed, SessionBackend};
+use auth_types::contract::SessionInfo;
 use auth_types::{User, UserId};
 
 /// Refresh secrets are `<22 characters>.<43 characters>` (older ones 43 characters); anything
@@ -180,6 +181,19 @@ impl SessionBackend for Idp {
                 .await
                 .map_err(backend_error)?;
             Ok(record.map(|r| r.user))
+        })
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        id: &'a UserId,
+        current_session: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, BackendError>> {
+        Box::pin(async move {
+            self.inner
+                .active_sessions(id.as_str(), current_session)
+                .await
+                .map_err(backend_error)
         })
     }
 }

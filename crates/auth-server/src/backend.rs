@@ -1,6 +1,7 @@
 //! The seam between token verification and a user store: [`SessionBackend`]. The embedded
 //! identity provider (the `auth-idp` crate) implements it; so can an app over its own users.
 
+use auth_types::contract::SessionInfo;
 use auth_types::{SessionClaims, User, UserId};
 use std::any::Any;
 use std::fmt;
@@ -183,6 +184,18 @@ pub trait SessionBackend: Any + Send + Sync {
         id: &'a UserId,
         name: &'a str,
     ) -> BoxFuture<'a, Result<Option<User>, BackendError>>;
+
+    /// The user's active sessions, newest activity first, with `current_session` marked: what the
+    /// prebuilt `UserProfile` server-renders, so its revoke forms work before the wasm loads.
+    /// The default is an empty list (a backend without a session list).
+    fn sessions<'a>(
+        &'a self,
+        id: &'a UserId,
+        current_session: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionInfo>, BackendError>> {
+        let _ = (id, current_session);
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// The layer's [`SessionBackend`], in the request extensions for the extractors and SSR

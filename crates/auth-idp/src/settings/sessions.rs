@@ -29,18 +29,22 @@ const NOT_FOUND: ApiError = ApiError::new(
     "No such session",
 );
 
-/// `GET /auth/sessions`.
-pub(super) async fn list(State(inner): State<AppState>, Auth(auth): Auth) -> Response {
-    let listed = async {
-        let me = inner.me(&auth).await?;
-        let mut sessions: Vec<SessionInfo> = inner
+impl crate::Inner {
+    /// The user's active sessions (not revoked, expired or idle), newest activity first, with
+    /// `current` marked: `GET /auth/sessions` and the server-rendered list of `UserProfile`.
+    pub(crate) async fn active_sessions(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionInfo>, IdpError> {
+        let mut sessions: Vec<SessionInfo> = self
             .store
-            .sessions_of(me.user.id.as_str())
+            .sessions_of(user_id)
             .await?
             .into_iter()
-            .filter(|(row, _)| row.is_active(&inner.config))
+            .filter(|(row, _)| row.is_active(&self.config))
             .map(|(row, user_agent)| SessionInfo {
-                current: row.id == me.session.id,
+                current: Some(row.id.as_str()) == current,
                 device: super::device::describe(user_agent.as_deref()),
                 id: row.id,
                 created_at: row.created_at,
@@ -54,6 +58,17 @@ pub(super) async fn list(State(inner): State<AppState>, Auth(auth): Auth) -> Res
                 a.current,
             ))
         });
+        Ok(sessions)
+    }
+}
+
+/// `GET /auth/sessions`.
+pub(super) async fn list(State(inner): State<AppState>, Auth(auth): Auth) -> Response {
+    let listed = async {
+        let me = inner.me(&auth).await?;
+        let sessions = inner
+            .active_sessions(me.user.id.as_str(), Some(&me.session.id))
+            .await?;
         Ok::<_, ApiError>(SessionsResponse { sessions })
     }
     .await;
