@@ -566,6 +566,20 @@ async fn sessions_list_and_revoke(kind: Kind) {
         assert!(v["created_at"].as_i64().unwrap() > 0);
         assert!(v["last_active_at"].as_i64().unwrap() >= v["created_at"].as_i64().unwrap());
     }
+    // The backend's list (what `UserProfile` server-renders) is the endpoint's.
+    let user_id = auth_types::UserId::new(
+        s.get("/auth/session", &mut firefox).await.body["user"]["id"]
+            .as_str()
+            .unwrap(),
+    );
+    let rendered =
+        auth_server::SessionBackend::sessions(&s.idp, &user_id, Some(firefox_id.as_str()))
+            .await
+            .unwrap();
+    assert_eq!(
+        serde_json::to_value(&rendered).unwrap(),
+        Value::Array(listed.clone())
+    );
 
     // DELETE one: 200, gone from the list, its refresh refused at once.
     let r = delete(&s, &format!("/auth/sessions/{chrome_id}"), &mut firefox).await;
