@@ -43,6 +43,38 @@ pub(crate) async fn load_snapshot(_request: RequestHandle) -> AuthSnapshot {
         .unwrap_or_else(AuthSnapshot::signed_out)
 }
 
+/// The signed-in user's active sessions, for the profile's server-rendered list (its revoke
+/// forms then work before the wasm loads). `None` when signed out, without a backend, or when
+/// the store cannot answer: the browser loads the list itself then.
+#[cfg(feature = "server")]
+pub(crate) async fn load_sessions(
+    request: RequestHandle,
+) -> Option<Vec<auth_types::contract::SessionInfo>> {
+    let ctx = request.0?;
+    ctx.scope(async {
+        let auth = auth_server::current_auth_state();
+        let user_id = auth.user_id()?.clone();
+        let current = auth.session_id().map(|s| s.as_str().to_owned());
+        let backend = auth_server::current_backend()?;
+        match backend.sessions(&user_id, current.as_deref()).await {
+            Ok(sessions) => Some(sessions),
+            Err(e) => {
+                dioxus::logger::tracing::warn!(error = %e, "the session list could not be loaded for the page");
+                None
+            }
+        }
+    })
+    .await
+}
+
+/// In the browser the value comes from the page (or the list is fetched).
+#[cfg(not(feature = "server"))]
+pub(crate) async fn load_sessions(
+    _request: RequestHandle,
+) -> Option<Vec<auth_types::contract::SessionInfo>> {
+    None
+}
+
 /// Server function behind [`UserProfile`](crate::UserProfile): changes the signed-in user's
 /// display name and returns the updated public user. 401 when signed out, 422 for an empty or
 /// too long name, 503 when the user store cannot answer (its error is logged, never returned).

@@ -620,4 +620,48 @@ async fn the_forms_work_before_the_wasm_loads() {
         assert!(html.contains(needle), "{needle} missing: {html}");
     }
     assert!(html.contains(&format!(r#"value="{token}""#)), "{html}");
+
+    // The profile's session list is server-rendered: each other device's revoke form works
+    // as a plain post, and the revoked session is refused at once by the provider.
+    let here = e2e::http::sign_in(&server, email, PASSWORD).await;
+    let there = e2e::http::sign_in(&server, email, PASSWORD).await;
+    let there_id = there.body["auth"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let html = no_redirects()
+        .get(server.url("/profile"))
+        .header("cookie", here.cookie_header())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let revoke = format!("/auth/sessions/{there_id}/revoke");
+    for needle in [format!(r#"action="{revoke}""#), "This device".to_owned()] {
+        assert!(
+            html.contains(&needle),
+            "{needle} missing from /profile: {html}"
+        );
+    }
+    assert!(!html.contains("Loading your sessions"), "{html}");
+    let res = no_redirects()
+        .post(server.url(&revoke))
+        .header("origin", &server.base_url)
+        .header("cookie", here.cookie_header())
+        .form(&[("redirect_url", "/profile")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/profile");
+    assert_eq!(
+        session_status(&server, &there.cookie_header()).await,
+        "signed_out"
+    );
+    assert_eq!(
+        session_status(&server, &here.cookie_header()).await,
+        "signed_in"
+    );
 }

@@ -3,9 +3,9 @@
 //! When the provider holds the session back until the address is verified, or the visitor asks
 //! for a sign-in code, the same card asks for the mailed code in place (`verify::CodeStep`).
 
+use super::fields::{ErrorLine, SubmitButton, use_submission};
 use super::request::{self, Reply, field};
 use super::verify::{CodeFor, CodeStep};
-use crate::client;
 use crate::hooks::{go, use_auth};
 use auth_types::contract::{EmailRequest, SignInRequest, SignUpRequest, paths};
 use dioxus::prelude::*;
@@ -197,8 +197,8 @@ fn AuthForm(
             Step::Password
         }
     });
-    let mut pending = use_signal(|| false);
-    let mut message = use_signal(|| {
+    let p = mode.prefix();
+    let form = use_submission(p, || {
         error
             .as_deref()
             .filter(|_| !held_back)
@@ -206,8 +206,7 @@ fn AuthForm(
     });
     // Set by the "Email me a code" button's click, which comes before the form's submit event.
     let mut wants_code = use_signal(|| false);
-    let p = mode.prefix();
-    let error_id = format!("{p}-error");
+    let pending = form.pending();
 
     if let Step::Code(purpose, address) = step() {
         let back = move |_| step.set(Step::Password);
@@ -224,10 +223,9 @@ fn AuthForm(
     }
 
     let redirect_for_submit = redirect.clone();
-    let focus_id = error_id.clone();
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
         let code_requested = wants_code() && mode == Mode::SignIn;
@@ -258,12 +256,9 @@ fn AuthForm(
             (mode.endpoint(), body)
         };
         let body = body.unwrap_or_default();
-        let focus_id = focus_id.clone();
-        pending.set(true);
-        message.set(None);
         spawn(async move {
             let reply = request::post(path, &body).await;
-            pending.set(false);
+            form.settle();
             match reply {
                 Reply::Session(snapshot, to) => {
                     auth.replace(*snapshot);
@@ -276,14 +271,8 @@ fn AuthForm(
                 Reply::Accepted(..) if code_requested => {
                     step.set(Step::Code(CodeFor::SignIn, email));
                 }
-                Reply::Accepted(..) => {
-                    message.set(Some("Unexpected answer from the server.".to_owned()));
-                    client::focus(&focus_id);
-                }
-                Reply::Failed(text) => {
-                    message.set(Some(text));
-                    client::focus(&focus_id);
-                }
+                Reply::Accepted(..) => form.fail("Unexpected answer from the server.".to_owned()),
+                Reply::Failed(text) => form.fail(text),
             }
         });
     };
@@ -310,16 +299,7 @@ fn AuthForm(
             "aria-busy": "{pending}",
             onsubmit,
             h2 { id: "{p}-title", class: "auth-title", {mode.title()} }
-            div {
-                id: "{error_id}",
-                class: "auth-error",
-                role: "alert",
-                "aria-live": "assertive",
-                tabindex: "-1",
-                if let Some(text) = message() {
-                    "{text}"
-                }
-            }
+            ErrorLine { prefix: p, message: form.error() }
             if mode == Mode::SignUp {
                 label { r#for: "{p}-name", class: "auth-label", "Name" }
                 input {
@@ -370,16 +350,11 @@ fn AuthForm(
                 }
             }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() {
-                    {mode.pending()}
-                } else {
-                    {mode.submit()}
-                }
+                pending,
+                idle: mode.submit(),
+                busy: mode.pending(),
             }
             if mode == Mode::SignIn && email_code {
                 // Before the wasm loads this posts the same form (its email) to the code
@@ -390,7 +365,7 @@ fn AuthForm(
                     r#type: "submit",
                     formaction: paths::EMAIL_CODE,
                     formnovalidate: true,
-                    disabled: pending(),
+                    disabled: pending,
                     onclick: move |_| wants_code.set(true),
                     "Email me a code"
                 }

@@ -1,6 +1,7 @@
 //! The components, one module per concern.
 
 pub(crate) mod control;
+pub(crate) mod fields;
 pub(crate) mod forms;
 pub(crate) mod profile;
 pub(crate) mod recovery;

@@ -1,8 +1,9 @@
 //! `UserProfile`: the account page — name, email (verified or not), and the settings sections
 //! (`settings.rs`): change password, change email, active sessions, delete account.
 
+use super::fields::{StatusLine, SubmitButton};
 use super::forms::error_message;
-use super::request::encode;
+use super::request::{encode, field};
 use super::settings::{ActiveSessions, ChangeEmail, ChangePassword, DeleteAccount};
 use crate::hooks::{go, use_auth, use_user};
 use crate::state::AuthSnapshot;
@@ -41,10 +42,7 @@ pub fn UserProfile(
 
     let save = move |evt: FormEvent| {
         evt.prevent_default();
-        let name = match evt.get_first("name") {
-            Some(FormValue::Text(text)) => text,
-            _ => String::new(),
-        };
+        let name = field(&evt, "name");
         pending.set(true);
         status.set(None);
         spawn(async move {
@@ -111,17 +109,14 @@ pub fn UserProfile(
                     required: true,
                     value: "{user.name}",
                 }
-                button {
+                SubmitButton {
                     id: "auth-profile-save",
-                    class: "auth-button",
-                    r#type: "submit",
-                    disabled: pending(),
-                    if pending() { "Saving…" } else { "Save" }
+                    pending: pending(),
+                    idle: "Save",
+                    busy: "Saving…",
                 }
             }
-            p { id: "auth-profile-status", class: "auth-muted", role: "status", "aria-live": "polite",
-                if let Some(text) = status() { "{text}" }
-            }
+            StatusLine { prefix: "auth-profile", message: status() }
             form {
                 method: "post",
                 action: paths::SIGN_OUT_ALL,

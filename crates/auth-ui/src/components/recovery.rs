@@ -1,9 +1,9 @@
 //! `ForgotPassword` and `ResetPassword`: the password-reset flow's two forms, plain HTML posts
 //! before the wasm loads, `fetch` with inline errors and a pending state after.
 
+use super::fields::{EmailField, ErrorLine, NewPasswordField, SubmitButton, use_submission};
 use super::forms::error_message;
 use super::request::{self, Reply, field};
-use crate::client;
 use crate::hooks::{go, use_auth};
 use auth_types::contract::{EmailRequest, PasswordResetConfirmRequest, paths};
 use dioxus::prelude::*;
@@ -31,15 +31,15 @@ pub fn ForgotPassword(
     #[props(default = format!("{}?sent=1", paths::FORGOT_PASSWORD_PAGE), into)] sent_url: String,
     #[props(default = paths::SIGN_IN_PAGE.to_string(), into)] sign_in_url: String,
 ) -> Element {
-    let mut pending = use_signal(|| false);
-    let mut message = use_signal(|| error.as_deref().map(|c| error_message(c).to_owned()));
-    let mut done = use_signal(|| sent.then(|| NEUTRAL.to_owned()));
     let p = "forgot-password";
+    let form = use_submission(p, || error.as_deref().map(|c| error_message(c).to_owned()));
+    let mut done = use_signal(|| sent.then(|| NEUTRAL.to_owned()));
+    let pending = form.pending();
 
     let redirect = sent_url.clone();
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
         let body = serde_json::to_value(EmailRequest {
@@ -47,18 +47,11 @@ pub fn ForgotPassword(
             redirect_url: Some(redirect.clone()),
         })
         .unwrap_or_default();
-        pending.set(true);
-        message.set(None);
         spawn(async move {
-            let reply = request::post(paths::PASSWORD_RESET, &body).await;
-            pending.set(false);
-            match reply {
-                Reply::Failed(text) => {
-                    message.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
-                Reply::Accepted(text, _) if !text.is_empty() => done.set(Some(text)),
-                _ => done.set(Some(NEUTRAL.to_owned())),
+            match form.finish(request::post(paths::PASSWORD_RESET, &body).await) {
+                Some(Reply::Accepted(text, _)) if !text.is_empty() => done.set(Some(text)),
+                Some(_) => done.set(Some(NEUTRAL.to_owned())),
+                None => {}
             }
         });
     };
@@ -84,30 +77,14 @@ pub fn ForgotPassword(
             onsubmit,
             h2 { id: "{p}-title", class: "auth-title", "Reset your password" }
             p { class: "auth-muted", "Enter your account's email address and we will mail you a link to set a new password." }
-            div {
-                id: "{p}-error",
-                class: "auth-error",
-                role: "alert",
-                "aria-live": "assertive",
-                tabindex: "-1",
-                if let Some(text) = message() { "{text}" }
-            }
-            label { r#for: "{p}-email", class: "auth-label", "Email" }
-            input {
-                id: "{p}-email",
-                class: "auth-input",
-                name: "email",
-                r#type: "email",
-                autocomplete: "email",
-                required: true,
-            }
+            ErrorLine { prefix: p, message: form.error() }
+            EmailField { id: "{p}-email", label: "Email" }
             input { r#type: "hidden", name: "redirect_url", value: "{sent_url}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Sending…" } else { "Send reset link" }
+                pending,
+                idle: "Send reset link",
+                busy: "Sending…",
             }
             p { class: "auth-muted", a { href: "{sign_in_url}", "Back to sign in" } }
         }
@@ -134,12 +111,12 @@ pub fn ResetPassword(
     #[props(default = paths::FORGOT_PASSWORD_PAGE.to_string(), into)] forgot_password_url: String,
 ) -> Element {
     let auth = use_auth();
-    let mut pending = use_signal(|| false);
-    let mut message = use_signal(|| error.as_deref().map(|c| error_message(c).to_owned()));
     let p = "reset-password";
+    let form = use_submission(p, || error.as_deref().map(|c| error_message(c).to_owned()));
+    let pending = form.pending();
 
     if token.is_empty() {
-        let text = message().unwrap_or_else(|| {
+        let text = form.error().unwrap_or_else(|| {
             "This page needs the link from the reset mail; request a new one.".to_owned()
         });
         return rsx! {
@@ -155,7 +132,7 @@ pub fn ResetPassword(
     let (token_for_submit, redirect) = (token.clone(), redirect_url.clone());
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
         let body = serde_json::to_value(PasswordResetConfirmRequest {
@@ -165,11 +142,9 @@ pub fn ResetPassword(
         })
         .unwrap_or_default();
         let fallback = redirect.clone();
-        pending.set(true);
-        message.set(None);
         spawn(async move {
             let reply = request::post(paths::PASSWORD_RESET_CONFIRM, &body).await;
-            pending.set(false);
+            form.settle();
             match reply {
                 Reply::Session(snapshot, to) => {
                     auth.replace(*snapshot);
@@ -177,10 +152,7 @@ pub fn ResetPassword(
                 }
                 Reply::Accepted(_, to) => go(&to.unwrap_or(fallback)),
                 Reply::VerificationRequired(_) => go(paths::SIGN_IN_PAGE),
-                Reply::Failed(text) => {
-                    message.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
+                Reply::Failed(text) => form.fail(text),
             }
         });
     };
@@ -197,34 +169,15 @@ pub fn ResetPassword(
             onsubmit,
             h2 { id: "{p}-title", class: "auth-title", "Set a new password" }
             p { class: "auth-muted", "Every device signed in to your account will be signed out." }
-            div {
-                id: "{p}-error",
-                class: "auth-error",
-                role: "alert",
-                "aria-live": "assertive",
-                tabindex: "-1",
-                if let Some(text) = message() { "{text}" }
-            }
+            ErrorLine { prefix: p, message: form.error() }
             input { r#type: "hidden", name: "token", value: "{token}" }
-            label { r#for: "{p}-new", class: "auth-label", "New password" }
-            input {
-                id: "{p}-new",
-                class: "auth-input",
-                name: "new_password",
-                r#type: "password",
-                autocomplete: "new-password",
-                minlength: "8",
-                "aria-describedby": "{p}-hint",
-                required: true,
-            }
-            p { id: "{p}-hint", class: "auth-muted", "8 to 128 characters; common passwords are refused." }
+            NewPasswordField { prefix: p, hint: "8 to 128 characters; common passwords are refused." }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect_url}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Saving…" } else { "Set new password" }
+                pending,
+                idle: "Set new password",
+                busy: "Saving…",
             }
             p { class: "auth-muted", a { href: "{forgot_password_url}", "Request a new link" } }
         }

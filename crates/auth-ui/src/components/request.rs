@@ -56,20 +56,11 @@ pub(crate) async fn delete(_path: &str) -> Reply {
 /// `GET path` as JSON of type `T`; `Err` with a message to show.
 #[cfg(target_arch = "wasm32")]
 pub(crate) async fn get<T: serde::de::DeserializeOwned>(path: &str) -> Result<T, String> {
-    let response = gloo_net::http::Request::get(path)
+    let sent = gloo_net::http::Request::get(path)
         .header("accept", "application/json")
         .send()
-        .await
-        .map_err(|_| NETWORK.to_owned())?;
-    let status = response.status();
-    let json = response
-        .json::<serde_json::Value>()
-        .await
-        .unwrap_or(serde_json::Value::Null);
-    if !(200..300).contains(&status) {
-        return Err(crate::client::error_from(status, &json));
-    }
-    serde_json::from_value(json).map_err(|_| UNEXPECTED.to_owned())
+        .await;
+    serde_json::from_value(read(sent).await?).map_err(|_| UNEXPECTED.to_owned())
 }
 
 /// Stub: lists are loaded by the browser.
@@ -85,18 +76,27 @@ const UNEXPECTED: &str = "Unexpected answer from the server.";
 
 #[cfg(target_arch = "wasm32")]
 async fn answer(sent: Result<gloo_net::http::Response, gloo_net::Error>) -> Reply {
-    let Ok(response) = sent else {
-        return Reply::Failed(NETWORK.into());
-    };
+    match read(sent).await {
+        Ok(json) => classify(json),
+        Err(text) => Reply::Failed(text),
+    }
+}
+
+/// A successful answer's JSON (`null` when it has none), or the message to show.
+#[cfg(target_arch = "wasm32")]
+async fn read(
+    sent: Result<gloo_net::http::Response, gloo_net::Error>,
+) -> Result<serde_json::Value, String> {
+    let response = sent.map_err(|_| NETWORK.to_owned())?;
     let status = response.status();
     let json = response
         .json::<serde_json::Value>()
         .await
         .unwrap_or(serde_json::Value::Null);
     if !(200..300).contains(&status) {
-        return Reply::Failed(crate::client::error_from(status, &json));
+        return Err(crate::client::error_from(status, &json));
     }
-    classify(json)
+    Ok(json)
 }
 
 /// Sorts a successful answer by its shape (the contract's types decide, not the status).

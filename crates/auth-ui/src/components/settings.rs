@@ -2,10 +2,14 @@
 //! the code mailed to the new address), active sessions, delete account. Each is a plain form
 //! post before the wasm loads and a `fetch` with inline errors after, like the other forms.
 
+use super::fields::{
+    CurrentPasswordField, EmailField, ErrorLine, NewPasswordField, StatusLine, SubmitButton,
+    use_submission,
+};
 use super::request::{self, Reply, field};
 use super::verify::{CodeFor, CodeStep};
-use crate::client;
 use crate::hooks::{go, use_auth};
+use crate::server::{RequestHandle, load_sessions};
 use crate::state::AuthSnapshot;
 use auth_types::contract::{
     ChangeEmailRequest, ChangePasswordRequest, PasswordRequest, SessionInfo, SessionsResponse,
@@ -13,67 +17,40 @@ use auth_types::contract::{
 };
 use dioxus::prelude::*;
 
-/// The error line and the status line every section has.
-#[component]
-fn Feedback(id: String, error: Option<String>, status: Option<String>) -> Element {
-    rsx! {
-        div {
-            id: "{id}-error",
-            class: "auth-error",
-            role: "alert",
-            "aria-live": "assertive",
-            tabindex: "-1",
-            if let Some(text) = error { "{text}" }
-        }
-        p { id: "{id}-status", class: "auth-muted", role: "status", "aria-live": "polite",
-            if let Some(text) = status { "{text}" }
-        }
-    }
-}
-
 /// Change password: the current one and a new one (`POST /auth/password`). The provider signs
 /// the other devices out and mails a notice.
 #[component]
 pub(crate) fn ChangePassword(return_url: String) -> Element {
     let auth = use_auth();
-    let mut pending = use_signal(|| false);
-    let mut error = use_signal(|| None::<String>);
-    let mut status = use_signal(|| None::<String>);
     let p = "auth-password";
+    let form = use_submission(p, || None);
+    let mut status = use_signal(|| None::<String>);
+    let pending = form.pending();
 
     let redirect = return_url.clone();
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
+        status.set(None);
         let body = serde_json::to_value(ChangePasswordRequest {
             current_password: field(&evt, "current_password"),
             new_password: field(&evt, "new_password"),
             redirect_url: Some(redirect.clone()),
         })
         .unwrap_or_default();
-        pending.set(true);
-        error.set(None);
-        status.set(None);
         spawn(async move {
-            let reply = request::post(paths::PASSWORD, &body).await;
-            pending.set(false);
-            match reply {
-                Reply::Failed(text) => {
-                    error.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
-                reply => {
-                    // A fresh session for this device, when the provider re-issued it.
-                    if let Reply::Session(snapshot, _) = reply {
-                        auth.replace(*snapshot);
-                    }
-                    status.set(Some(
-                        "Password changed. Your other devices were signed out.".to_owned(),
-                    ));
-                }
+            let Some(reply) = form.finish(request::post(paths::PASSWORD, &body).await) else {
+                return;
+            };
+            // A fresh session for this device, when the provider re-issued it.
+            if let Reply::Session(snapshot, _) = reply {
+                auth.replace(*snapshot);
             }
+            status.set(Some(
+                "Password changed. Your other devices were signed out.".to_owned(),
+            ));
         });
     };
 
@@ -87,35 +64,20 @@ pub(crate) fn ChangePassword(return_url: String) -> Element {
             "aria-busy": "{pending}",
             onsubmit,
             h3 { id: "{p}-title", class: "auth-subtitle", "Change password" }
-            Feedback { id: p, error: error(), status: status() }
-            label { r#for: "{p}-current", class: "auth-label", "Current password" }
-            input {
+            ErrorLine { prefix: p, message: form.error() }
+            StatusLine { prefix: p, message: status() }
+            CurrentPasswordField {
                 id: "{p}-current",
-                class: "auth-input",
+                label: "Current password",
                 name: "current_password",
-                r#type: "password",
-                autocomplete: "current-password",
-                required: true,
             }
-            label { r#for: "{p}-new", class: "auth-label", "New password" }
-            input {
-                id: "{p}-new",
-                class: "auth-input",
-                name: "new_password",
-                r#type: "password",
-                autocomplete: "new-password",
-                minlength: "8",
-                "aria-describedby": "{p}-hint",
-                required: true,
-            }
-            p { id: "{p}-hint", class: "auth-muted", "8 to 128 characters; your other devices will be signed out." }
+            NewPasswordField { prefix: p, hint: "8 to 128 characters; your other devices will be signed out." }
             input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Changing…" } else { "Change password" }
+                pending,
+                idle: "Change password",
+                busy: "Changing…",
             }
         }
     }
@@ -126,12 +88,12 @@ pub(crate) fn ChangePassword(return_url: String) -> Element {
 /// verified (the old one gets a notice).
 #[component]
 pub(crate) fn ChangeEmail(return_url: String) -> Element {
-    let mut pending = use_signal(|| false);
-    let mut error = use_signal(|| None::<String>);
+    let p = "auth-email";
+    let form = use_submission(p, || None);
     let mut status = use_signal(|| None::<String>);
     // The new address, once the provider accepted it: the code step.
     let mut awaiting = use_signal(|| None::<String>);
-    let p = "auth-email";
+    let pending = form.pending();
 
     if let Some(address) = awaiting() {
         let done_address = address.clone();
@@ -156,9 +118,10 @@ pub(crate) fn ChangeEmail(return_url: String) -> Element {
     let redirect = return_url.clone();
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
+        status.set(None);
         let email = field(&evt, "email");
         let body = serde_json::to_value(ChangeEmailRequest {
             email: email.clone(),
@@ -166,18 +129,12 @@ pub(crate) fn ChangeEmail(return_url: String) -> Element {
             redirect_url: Some(redirect.clone()),
         })
         .unwrap_or_default();
-        pending.set(true);
-        error.set(None);
-        status.set(None);
         spawn(async move {
-            let reply = request::post(paths::EMAIL, &body).await;
-            pending.set(false);
-            match reply {
-                Reply::Failed(text) => {
-                    error.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
-                _ => awaiting.set(Some(email)),
+            if form
+                .finish(request::post(paths::EMAIL, &body).await)
+                .is_some()
+            {
+                awaiting.set(Some(email));
             }
         });
     };
@@ -192,33 +149,17 @@ pub(crate) fn ChangeEmail(return_url: String) -> Element {
             "aria-busy": "{pending}",
             onsubmit,
             h3 { id: "{p}-title", class: "auth-subtitle", "Change email" }
-            Feedback { id: p, error: error(), status: status() }
-            label { r#for: "{p}-new", class: "auth-label", "New email" }
-            input {
-                id: "{p}-new",
-                class: "auth-input",
-                name: "email",
-                r#type: "email",
-                autocomplete: "email",
-                required: true,
-            }
-            label { r#for: "{p}-password", class: "auth-label", "Password" }
-            input {
-                id: "{p}-password",
-                class: "auth-input",
-                name: "password",
-                r#type: "password",
-                autocomplete: "current-password",
-                required: true,
-            }
+            ErrorLine { prefix: p, message: form.error() }
+            StatusLine { prefix: p, message: status() }
+            EmailField { id: "{p}-new", label: "New email" }
+            CurrentPasswordField { id: "{p}-password", label: "Password" }
             p { class: "auth-muted", "We mail a code to the new address; it replaces the current one once verified." }
             input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Sending code…" } else { "Change email" }
+                pending,
+                idle: "Change email",
+                busy: "Sending code…",
             }
         }
     }
@@ -245,18 +186,31 @@ pub(crate) fn utc(secs: i64) -> String {
     )
 }
 
-/// Active sessions (`GET /auth/sessions`, loaded in the browser): device, created, last active,
+/// Active sessions (`GET /auth/sessions`, server-rendered): device, created, last active,
 /// this device marked; "Revoke" per other session (`DELETE /auth/sessions/{id}`, a form post to
 /// `/auth/sessions/{id}/revoke` before the wasm loads) and "Sign out all other devices".
+///
+/// The server renders the list (so each row's revoke form works before the wasm loads); the
+/// browser hydrates from it and then keeps it fresh. After an in-app navigation it loads it.
 #[component]
 pub(crate) fn ActiveSessions(return_url: String) -> Element {
+    let request = RequestHandle::current();
+    let seeded = use_server_future(move || load_sessions(request.clone()))?;
+    let seeded = seeded.read().clone().flatten();
+    rsx! {
+        SessionList { return_url, seeded }
+    }
+}
+
+#[component]
+fn SessionList(return_url: String, seeded: Option<Vec<SessionInfo>>) -> Element {
     let mut version = use_signal(|| 0_u32);
-    // `None` until loaded: the server renders the same, so hydration matches.
-    let mut sessions = use_signal(|| None::<Result<Vec<SessionInfo>, String>>);
-    let mut error = use_signal(|| None::<String>);
-    let mut status = use_signal(|| None::<String>);
-    let mut pending = use_signal(|| false);
+    // The server's list, or `None` until the browser has loaded one.
+    let mut sessions = use_signal(move || seeded.map(Ok::<_, String>));
     let p = "auth-sessions";
+    let form = use_submission(p, || None);
+    let mut status = use_signal(|| None::<String>);
+    let pending = form.pending();
 
     use_effect(move || {
         let _reload = version();
@@ -269,22 +223,15 @@ pub(crate) fn ActiveSessions(return_url: String) -> Element {
     });
 
     let mut revoke = move |id: String, device: String| {
-        if pending() {
+        if !form.start() {
             return;
         }
-        pending.set(true);
-        error.set(None);
         status.set(None);
         spawn(async move {
             let path = paths::SESSION_BY_ID.replace("{id}", &id);
-            match request::delete(&path).await {
-                Reply::Failed(text) => {
-                    error.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
-                _ => status.set(Some(format!("Signed out {device}."))),
+            if form.finish(request::delete(&path).await).is_some() {
+                status.set(Some(format!("Signed out {device}.")));
             }
-            pending.set(false);
             version += 1;
         });
     };
@@ -292,24 +239,18 @@ pub(crate) fn ActiveSessions(return_url: String) -> Element {
     let redirect = return_url.clone();
     let revoke_others = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
+        status.set(None);
         let body = SignOutRequest {
             redirect_url: Some(redirect.clone()),
         };
-        pending.set(true);
-        error.set(None);
-        status.set(None);
         spawn(async move {
-            match request::post(paths::SESSIONS_REVOKE_OTHERS, &body).await {
-                Reply::Failed(text) => {
-                    error.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
-                _ => status.set(Some("Your other devices were signed out.".to_owned())),
+            let reply = request::post(paths::SESSIONS_REVOKE_OTHERS, &body).await;
+            if form.finish(reply).is_some() {
+                status.set(Some("Your other devices were signed out.".to_owned()));
             }
-            pending.set(false);
             version += 1;
         });
     };
@@ -337,7 +278,7 @@ pub(crate) fn ActiveSessions(return_url: String) -> Element {
                             key: "{row.id}",
                             row: row.clone(),
                             return_url: return_url.clone(),
-                            pending: pending(),
+                            pending,
                             on_revoke: move |(id, device)| revoke(id, device),
                         }
                     }
@@ -349,7 +290,8 @@ pub(crate) fn ActiveSessions(return_url: String) -> Element {
     rsx! {
         section { id: "{p}", class: "auth-section", "aria-labelledby": "{p}-title",
             h3 { id: "{p}-title", class: "auth-subtitle", "Active sessions" }
-            Feedback { id: p, error: error(), status: status() }
+            ErrorLine { prefix: p, message: form.error() }
+            StatusLine { prefix: p, message: status() }
             {list}
             form {
                 id: "{p}-revoke-others",
@@ -361,7 +303,7 @@ pub(crate) fn ActiveSessions(return_url: String) -> Element {
                     id: "{p}-revoke-others-submit",
                     class: "auth-button auth-button-secondary",
                     r#type: "submit",
-                    disabled: pending(),
+                    disabled: pending,
                     "Sign out all other devices"
                 }
             }
@@ -418,14 +360,14 @@ fn SessionRow(
 #[component]
 pub(crate) fn DeleteAccount(after_url: String) -> Element {
     let auth = use_auth();
-    let mut pending = use_signal(|| false);
-    let mut error = use_signal(|| None::<String>);
     let p = "auth-delete";
+    let form = use_submission(p, || None);
+    let pending = form.pending();
 
     let after = after_url.clone();
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
         let body = serde_json::to_value(PasswordRequest {
@@ -434,24 +376,14 @@ pub(crate) fn DeleteAccount(after_url: String) -> Element {
         })
         .unwrap_or_default();
         let fallback = after.clone();
-        pending.set(true);
-        error.set(None);
         spawn(async move {
-            let reply = request::post(paths::ACCOUNT_DELETE, &body).await;
-            pending.set(false);
+            let Some(reply) = form.finish(request::post(paths::ACCOUNT_DELETE, &body).await) else {
+                return;
+            };
+            auth.replace(AuthSnapshot::signed_out());
             match reply {
-                Reply::Failed(text) => {
-                    error.set(Some(text));
-                    client::focus(&format!("{p}-error"));
-                }
-                Reply::Session(_, to) | Reply::Accepted(_, Some(to)) => {
-                    auth.replace(AuthSnapshot::signed_out());
-                    go(&to);
-                }
-                _ => {
-                    auth.replace(AuthSnapshot::signed_out());
-                    go(&fallback);
-                }
+                Reply::Session(_, to) | Reply::Accepted(_, Some(to)) => go(&to),
+                _ => go(&fallback),
             }
         });
     };
@@ -466,17 +398,10 @@ pub(crate) fn DeleteAccount(after_url: String) -> Element {
             "aria-busy": "{pending}",
             onsubmit,
             h3 { id: "{p}-title", class: "auth-subtitle", "Delete account" }
-            Feedback { id: p, error: error(), status: None }
+            ErrorLine { prefix: p, message: form.error() }
+            StatusLine { prefix: p, message: None }
             p { class: "auth-muted", "Your account, its sessions and its data are deleted; this cannot be undone." }
-            label { r#for: "{p}-password", class: "auth-label", "Password" }
-            input {
-                id: "{p}-password",
-                class: "auth-input",
-                name: "password",
-                r#type: "password",
-                autocomplete: "current-password",
-                required: true,
-            }
+            CurrentPasswordField { id: "{p}-password", label: "Password" }
             div { class: "auth-check",
                 input {
                     id: "{p}-confirm",
@@ -488,12 +413,12 @@ pub(crate) fn DeleteAccount(after_url: String) -> Element {
                 label { r#for: "{p}-confirm", "I understand that my account will be deleted" }
             }
             input { r#type: "hidden", name: "redirect_url", value: "{after_url}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
                 class: "auth-button auth-button-danger",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Deleting…" } else { "Delete my account" }
+                pending,
+                idle: "Delete my account",
+                busy: "Deleting…",
             }
         }
     }

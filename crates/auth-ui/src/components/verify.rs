@@ -2,6 +2,8 @@
 //! 8-digit code mailed to an address (or the token of the mail's link), posted like every other
 //! form — plain HTML before the wasm loads, `fetch` with inline errors after.
 
+use super::fields::{EmailField, ErrorLine, StatusLine, SubmitButton, use_submission};
+use super::forms::error_message;
 use super::request::{self, Reply, field};
 use crate::client;
 use crate::hooks::{Auth, go, use_auth};
@@ -45,11 +47,17 @@ impl CodeFor {
 }
 
 /// After a verification that signed nobody in: the session's user now has a verified address
-/// (or a new one), so reload the state from the provider.
-async fn refresh(auth: Auth) {
+/// (or a new one), so reload the state from the provider, then say so (the provider's `text`,
+/// if any).
+async fn verified(auth: Auth, mut status: Signal<Option<String>>, text: String) {
     if let Some(fresh) = client::fetch_session().await {
         auth.replace(fresh);
     }
+    status.set(Some(if text.is_empty() {
+        "Your email address is verified.".to_owned()
+    } else {
+        text
+    }));
 }
 
 /// The code entry. `email` empty: the visitor types the address too. `on_back` adds a "Back"
@@ -66,24 +74,18 @@ pub(crate) fn CodeStep(
     #[props(default)] on_done: Option<EventHandler<()>>,
 ) -> Element {
     let auth = use_auth();
-    let mut pending = use_signal(|| false);
-    let mut message = use_signal(|| {
-        error
-            .as_deref()
-            .map(|c| super::forms::error_message(c).to_owned())
-    });
+    let p = format!("{prefix}-code");
+    let form = use_submission(&p, || error.as_deref().map(|c| error_message(c).to_owned()));
     let mut status = use_signal(|| None::<String>);
     // Set by "Send a new code"'s click, which comes before the form's submit event.
     let mut wants_resend = use_signal(|| false);
-    let p = format!("{prefix}-code");
-    let error_id = format!("{p}-error");
+    let pending = form.pending();
 
-    let focus_id = error_id.clone();
     let redirect = redirect_url.clone();
     let known = email.clone();
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
         let resend = wants_resend();
@@ -122,13 +124,10 @@ pub(crate) fn CodeStep(
             ),
         };
         let body = body.unwrap_or_default();
-        let focus_id = focus_id.clone();
-        pending.set(true);
-        message.set(None);
         status.set(None);
         spawn(async move {
-            let reply = request::post(path, &body).await;
-            match reply {
+            // Pending until the state is refreshed and the step is done.
+            match request::post(path, &body).await {
                 Reply::Accepted(..) if resend => {
                     status.set(Some(format!("We sent a new code to {email}.")));
                 }
@@ -140,12 +139,7 @@ pub(crate) fn CodeStep(
                     }
                 }
                 Reply::Accepted(text, to) => {
-                    refresh(auth).await;
-                    status.set(Some(if text.is_empty() {
-                        "Your email address is verified.".to_owned()
-                    } else {
-                        text
-                    }));
+                    verified(auth, status, text).await;
                     if let Some(done) = on_done {
                         done.call(());
                     } else if let Some(to) = to {
@@ -153,15 +147,11 @@ pub(crate) fn CodeStep(
                     }
                 }
                 Reply::VerificationRequired(_) => {
-                    message.set(Some(super::forms::error_message("invalid_code").to_owned()));
-                    client::focus(&focus_id);
+                    form.fail(error_message("invalid_code").to_owned())
                 }
-                Reply::Failed(text) => {
-                    message.set(Some(text));
-                    client::focus(&focus_id);
-                }
+                Reply::Failed(text) => form.fail(text),
             }
-            pending.set(false);
+            form.settle();
         });
     };
 
@@ -184,27 +174,10 @@ pub(crate) fn CodeStep(
                     "."
                 }
             }
-            div {
-                id: "{error_id}",
-                class: "auth-error",
-                role: "alert",
-                "aria-live": "assertive",
-                tabindex: "-1",
-                if let Some(text) = message() { "{text}" }
-            }
-            p { id: "{p}-status", class: "auth-muted", role: "status", "aria-live": "polite",
-                if let Some(text) = status() { "{text}" }
-            }
+            ErrorLine { prefix: p.clone(), message: form.error() }
+            StatusLine { prefix: p.clone(), message: status() }
             if email.is_empty() {
-                label { r#for: "{p}-email", class: "auth-label", "Email" }
-                input {
-                    id: "{p}-email",
-                    class: "auth-input",
-                    name: "email",
-                    r#type: "email",
-                    autocomplete: "email",
-                    required: true,
-                }
+                EmailField { id: "{p}-email", label: "Email" }
             } else {
                 input { r#type: "hidden", name: "email", value: "{email}" }
             }
@@ -225,12 +198,11 @@ pub(crate) fn CodeStep(
             p { id: "{p}-hint", class: "auth-muted", "8 digits, valid for 15 minutes." }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect_url}" }
             // The first submit button is the one Enter presses.
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Checking…" } else { {purpose.submit()} }
+                pending,
+                idle: purpose.submit(),
+                busy: "Checking…",
             }
             button {
                 id: "{p}-resend",
@@ -238,7 +210,7 @@ pub(crate) fn CodeStep(
                 r#type: "submit",
                 formaction: purpose.resend(),
                 formnovalidate: true,
-                disabled: pending(),
+                disabled: pending,
                 onclick: move |_| wants_resend.set(true),
                 "Send a new code"
             }
@@ -295,15 +267,15 @@ pub fn VerifyEmail(
 #[component]
 fn VerifyLink(token: String, redirect_url: String) -> Element {
     let auth = use_auth();
-    let mut pending = use_signal(|| false);
-    let mut message = use_signal(|| None::<String>);
-    let mut status = use_signal(|| None::<String>);
     let p = "verify-email-link";
+    let form = use_submission(p, || None);
+    let status = use_signal(|| None::<String>);
+    let pending = form.pending();
 
     let (token_for_submit, redirect) = (token.clone(), redirect_url.clone());
     let onsubmit = move |evt: FormEvent| {
         evt.prevent_default();
-        if pending() {
+        if !form.start() {
             return;
         }
         let body = serde_json::to_value(VerifyEmailRequest {
@@ -312,35 +284,24 @@ fn VerifyLink(token: String, redirect_url: String) -> Element {
             ..VerifyEmailRequest::default()
         })
         .unwrap_or_default();
-        pending.set(true);
-        message.set(None);
         spawn(async move {
             let reply = request::post(paths::VERIFY_EMAIL, &body).await;
-            pending.set(false);
+            form.settle();
             match reply {
                 Reply::Session(snapshot, to) => {
                     auth.replace(*snapshot);
                     go(&to);
                 }
                 Reply::Accepted(text, to) => {
-                    refresh(auth).await;
-                    status.set(Some(if text.is_empty() {
-                        "Your email address is verified.".to_owned()
-                    } else {
-                        text
-                    }));
+                    verified(auth, status, text).await;
                     if let Some(to) = to {
                         go(&to);
                     }
                 }
-                Reply::VerificationRequired(_) | Reply::Failed(_) => {
-                    let text = match reply {
-                        Reply::Failed(text) => text,
-                        _ => super::forms::error_message("invalid_token").to_owned(),
-                    };
-                    message.set(Some(text));
-                    client::focus(&format!("{p}-error"));
+                Reply::VerificationRequired(_) => {
+                    form.fail(error_message("invalid_token").to_owned())
                 }
+                Reply::Failed(text) => form.fail(text),
             }
         });
     };
@@ -356,25 +317,15 @@ fn VerifyLink(token: String, redirect_url: String) -> Element {
             onsubmit,
             h2 { id: "{p}-title", class: "auth-title", "Verify your email" }
             p { class: "auth-muted", "Confirm that this address is yours." }
-            div {
-                id: "{p}-error",
-                class: "auth-error",
-                role: "alert",
-                "aria-live": "assertive",
-                tabindex: "-1",
-                if let Some(text) = message() { "{text}" }
-            }
-            p { id: "{p}-status", class: "auth-muted", role: "status", "aria-live": "polite",
-                if let Some(text) = status() { "{text}" }
-            }
+            ErrorLine { prefix: p, message: form.error() }
+            StatusLine { prefix: p, message: status() }
             input { r#type: "hidden", name: "token", value: "{token}" }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect_url}" }
-            button {
+            SubmitButton {
                 id: "{p}-submit",
-                class: "auth-button",
-                r#type: "submit",
-                disabled: pending(),
-                if pending() { "Verifying…" } else { "Verify my email address" }
+                pending,
+                idle: "Verify my email address",
+                busy: "Verifying…",
             }
             p { class: "auth-muted",
                 a { href: paths::VERIFY_EMAIL_PAGE, "Enter a code instead" }
