@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::mail_request::MailFlow;
 use crate::one_time::{INVALID_CODE, Purpose};
 use crate::routes::{caller, form_error_with, read_post, session_response};
+use crate::store::{mark_email_verified, now};
 use auth_server::Auth;
 use auth_types::contract::{EmailCodeConfirmRequest, paths};
 use axum::extract::{Request, State};
@@ -75,13 +76,11 @@ impl Inner {
             Some(record) if record.user.email == redeemed.email => record.user,
             _ => return Err(INVALID_CODE),
         };
+        let mut user = user;
         if !user.email_verified {
-            self.store.mark_email_verified(user.id.as_str()).await?;
+            mark_email_verified(&self.store.pool, user.id.as_str(), now()).await?;
+            user.email_verified = true;
         }
-        let Some(user) = self.store.user_by_id(user.id.as_str()).await? else {
-            return Err(INVALID_CODE);
-        };
-        self.start_fresh_session(user.user, caller, "email_code")
-            .await
+        self.start_fresh_session(user, caller, "email_code").await
     }
 }

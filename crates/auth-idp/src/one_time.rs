@@ -263,6 +263,25 @@ impl Inner {
     }
 }
 
+/// Marks the (user, purpose)'s live secrets used; on the pool or inside a transaction.
+pub(crate) async fn void_one_time<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user_id: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(), IdpError> {
+    sqlx::query(
+        "UPDATE one_time_codes SET used_at = $1 \
+         WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Compares two equal-length hex digests without an early exit.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -293,15 +312,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "UPDATE one_time_codes SET used_at = $1 \
-             WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(purpose.as_str())
-        .execute(&mut *tx)
-        .await?;
+        void_one_time(&mut *tx, user_id, purpose, now).await?;
         sqlx::query(
             "INSERT INTO one_time_codes (id, purpose, user_id, email, token_hash, code_hash, \
              attempts, created_at, expires_at, used_at) \
@@ -323,16 +334,7 @@ impl Store {
 
     /// Marks the (user, purpose)'s live secrets used.
     async fn void_one_time(&self, user_id: &str, purpose: Purpose) -> Result<(), IdpError> {
-        sqlx::query(
-            "UPDATE one_time_codes SET used_at = $1 \
-             WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
-        )
-        .bind(now())
-        .bind(user_id)
-        .bind(purpose.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        void_one_time(&self.pool, user_id, purpose, now()).await
     }
 
     /// Marks the live secret matching `cond` (on `$2`) used, and returns it; `None` when no live

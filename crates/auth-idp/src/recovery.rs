@@ -19,9 +19,9 @@ use crate::body::{Format, valid_new_password};
 use crate::error::{ApiError, IdpError};
 use crate::mail::Message;
 use crate::mail_request::MailFlow;
-use crate::one_time::{INVALID_TOKEN, Purpose};
+use crate::one_time::{INVALID_TOKEN, Purpose, void_one_time};
 use crate::routes::{caller, form_error_with, read_post, session_response};
-use crate::store::{Store, now};
+use crate::store::{Store, mark_email_verified, now, upsert_credential};
 use auth_server::Auth;
 use auth_types::contract::{PasswordResetConfirmRequest, paths};
 use axum::extract::{Request, State};
@@ -146,21 +146,8 @@ impl Store {
     async fn complete_password_reset(&self, user_id: &str, hash: &str) -> Result<u64, IdpError> {
         let now = now();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(user_id)
-        .bind(hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        upsert_credential(&mut *tx, user_id, hash, now).await?;
+        mark_email_verified(&mut *tx, user_id, now).await?;
         let revoked = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
@@ -169,15 +156,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query(
-            "UPDATE one_time_codes SET used_at = $1 \
-             WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(Purpose::PasswordReset.as_str())
-        .execute(&mut *tx)
-        .await?;
+        void_one_time(&mut *tx, user_id, Purpose::PasswordReset, now).await?;
         tx.commit().await?;
         Ok(revoked)
     }

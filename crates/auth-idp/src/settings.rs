@@ -25,7 +25,7 @@ use crate::mail::Message;
 use crate::one_time::Purpose;
 use crate::password_policy;
 use crate::routes::{AppState, Post, append_cookies, form_error, read_post, see_other};
-use crate::store::{SessionRow, now};
+use crate::store::{SessionRow, now, upsert_credential};
 use crate::validate::{is_valid_email, normalise_email};
 use auth_server::{Auth, AuthContext};
 use auth_types::User;
@@ -205,7 +205,7 @@ impl Inner {
         }
         let hash = self.passwords.hash(new_password).await?;
         let user_id = me.user.id.as_str();
-        self.store.set_password_hash(user_id, &hash).await?;
+        upsert_credential(&self.store.pool, user_id, &hash, now()).await?;
         let ended = self
             .store
             .revoke_other_sessions(user_id, &me.session.id)
@@ -470,25 +470,6 @@ impl crate::store::Store {
             Some(r) => Some(r.try_get(0)?),
             None => None,
         })
-    }
-
-    /// Sets the user's password hash (creating the credential of an account that had none).
-    pub(crate) async fn set_password_hash(
-        &self,
-        user_id: &str,
-        hash: &str,
-    ) -> Result<(), IdpError> {
-        sqlx::query(
-            "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(user_id)
-        .bind(hash)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// Deletes the user's mailed secrets (the foreign key cascades too, where it is enforced).

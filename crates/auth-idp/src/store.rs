@@ -671,6 +671,41 @@ async fn insert_session(
     Ok(())
 }
 
+/// Sets a user's password hash, creating the credential of an account that had none; on the
+/// pool or inside a transaction (`&mut *tx`).
+pub(crate) async fn upsert_credential<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user_id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), IdpError> {
+    sqlx::query(
+        "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// `email_verified = 1`; on the pool or inside a transaction.
+pub(crate) async fn mark_email_verified<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<(), IdpError> {
+    sqlx::query("UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// The columns [`session_from_row`] reads, in its order (`s`: sessions, `u`: users).
 pub(crate) const SESSION_COLUMNS: &str = "s.id, s.user_id, s.created_at, s.last_active_at, \
      s.expires_at, s.revoked_at, u.roles, s.refresh_secret_hash, s.previous_secret_hash, \

@@ -19,7 +19,7 @@ use crate::mail::Message;
 use crate::mail_request::MailFlow;
 use crate::one_time::{INVALID_CODE, INVALID_TOKEN, Purpose};
 use crate::routes::{caller, form_error_with, read_post, session_response};
-use crate::store::{Store, now};
+use crate::store::{Store, mark_email_verified, now};
 use auth_server::Auth;
 use auth_types::SessionClaims;
 use auth_types::User;
@@ -118,7 +118,12 @@ impl Inner {
                 INVALID_TOKEN
             }
         };
-        let Some(record) = self.store.user_by_id(&redeemed.user_id).await? else {
+        let Some(mut user) = self
+            .store
+            .user_by_id(&redeemed.user_id)
+            .await?
+            .map(|r| r.user)
+        else {
             return Err(invalid());
         };
         match redeemed.purpose {
@@ -136,10 +141,10 @@ impl Inner {
             }
             _ => {
                 // A code for an address the account no longer has proves nothing about it.
-                if record.user.email != redeemed.email {
+                if user.email != redeemed.email {
                     return Err(invalid());
                 }
-                self.store.mark_email_verified(&redeemed.user_id).await?;
+                mark_email_verified(&self.store.pool, &redeemed.user_id, now()).await?;
                 tracing::info!(
                     target: EVENTS,
                     event = "email_verified",
@@ -149,14 +154,9 @@ impl Inner {
                 );
             }
         }
-        let Some(user) = self
-            .store
-            .user_by_id(&redeemed.user_id)
-            .await?
-            .map(|r| r.user)
-        else {
-            return Err(invalid());
-        };
+        // What the store now holds, without reading it back.
+        user.email = redeemed.email;
+        user.email_verified = true;
         if let Some(started) = self.refresh_current_session(&user, claims).await? {
             return Ok(started);
         }
@@ -190,16 +190,6 @@ impl Inner {
 }
 
 impl Store {
-    /// `email_verified = 1`.
-    pub(crate) async fn mark_email_verified(&self, user_id: &str) -> Result<(), IdpError> {
-        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Replaces the account's address with a verified new one and voids every secret still
     /// live for the account (links mailed to the old address must not outlive it); `EmailTaken`
     /// when another account took the address meanwhile.
