@@ -282,9 +282,9 @@ pub(crate) async fn void_one_time<'e>(
     Ok(())
 }
 
-/// Compares two equal-length hex digests without an early exit.
+/// Compares two digests in constant time (`subtle`; only a length difference exits early).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 impl Store {
