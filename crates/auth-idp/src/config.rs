@@ -601,12 +601,31 @@ impl std::fmt::Debug for IdpConfig {
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 fn redact_password(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
+    Url::parse(raw).map_or_else(|_| raw.to_owned(), |url| redact_url(&url))
+}
+
+/// `url` with its password (if any) replaced by `***`: for logs, `Debug` and error messages.
+pub(crate) fn redact_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
+/// Whether a settings URL points at this machine (`localhost` or a loopback address), where
+/// plain http (or SMTP) is allowed. Hosts of non-special schemes (`smtp:`) are opaque strings
+/// to the url crate, so an address written there is parsed here.
+pub(crate) fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
         }
-        _ => raw.to_owned(),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -744,6 +763,27 @@ mod tests {
         assert!(!c.secure_cookies());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(c.max_concurrent_hashes, (cores / 2).max(1));
+    }
+
+    #[test]
+    fn loopback_hosts_of_special_and_opaque_urls() {
+        for url in [
+            "http://localhost:1/",
+            "http://127.0.0.1/",
+            "http://[::1]/",
+            "smtp://127.0.0.1:2525",
+            "smtp://LOCALHOST:25",
+            "smtp://[::1]:25",
+        ] {
+            assert!(is_loopback_host(&Url::parse(url).unwrap()), "{url}");
+        }
+        for url in [
+            "https://example.com/",
+            "smtp://10.0.0.1:25",
+            "smtp://mail.example.com",
+        ] {
+            assert!(!is_loopback_host(&Url::parse(url).unwrap()), "{url}");
+        }
     }
 
     #[test]

@@ -116,12 +116,10 @@ pub(crate) fn parse_pwned_url(raw: &str) -> Result<Url, ConfigError> {
         reason: reason.into(),
     };
     let url = Url::parse(raw.trim()).map_err(|_| invalid("not a URL"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => return Err(invalid("must have a host")),
-    };
+    if url.host().is_none() {
+        return Err(invalid("must have a host"));
+    }
+    let loopback = crate::config::is_loopback_host(&url);
     match url.scheme() {
         "https" => {}
         "http" if loopback => {}

@@ -3,6 +3,7 @@
 //! logs name the recipient's domain and the subject, never the address, code or link.
 
 use super::templates::Rendered;
+use crate::config::{is_loopback_host, redact_url};
 use crate::error::IdpError;
 use auth_server::ConfigError;
 use lettre::message::{Mailbox, MultiPart};
@@ -33,18 +34,10 @@ pub(super) fn builder(url: &str) -> Result<AsyncSmtpTransportBuilder, ConfigErro
              smtps://user:pass@host:465"
         ))
     })?;
-    let shown = redacted(&parsed);
+    let shown = redact_url(&parsed);
     // Plain `smtp://` is for a server on this machine or a trusted network; a password would
     // cross it in clear text.
-    // (`smtp:` is not a special scheme: the url crate leaves its host an opaque string.)
-    let loopback = parsed.host_str().is_some_and(|host| {
-        host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
+    let loopback = is_loopback_host(&parsed);
     let tls = parsed
         .query_pairs()
         .find(|(k, _)| k == "tls")
@@ -62,18 +55,9 @@ pub(super) fn builder(url: &str) -> Result<AsyncSmtpTransportBuilder, ConfigErro
     })
 }
 
-/// [`redacted`] for a URL in a string ("(not a URL)" when it does not parse).
+/// [`redact_url`] for a URL in a string ("(not a URL)" when it does not parse).
 pub(super) fn redacted_str(url: &str) -> String {
-    url::Url::parse(url).map_or_else(|_| "(not a URL)".to_owned(), |u| redacted(&u))
-}
-
-/// `url` with its password (if any) replaced by `***`.
-fn redacted(url: &url::Url) -> String {
-    let mut shown = url.clone();
-    if shown.password().is_some() {
-        let _ = shown.set_password(Some("***"));
-    }
-    shown.to_string()
+    url::Url::parse(url).map_or_else(|_| "(not a URL)".to_owned(), |u| redact_url(&u))
 }
 
 /// The sender task's queue (the task ends when the last [`Queue`] is dropped, after the mails
