@@ -7,6 +7,7 @@
 //! (`AUTH_EMAIL_CODE_SIGN_IN=on`), and the same forms as plain posts before the wasm loads.
 //! Inputs are found by their labels, as a person finds them.
 
+use e2e::http;
 use e2e::smtp::{Mail, Smtp};
 use e2e::ui::{
     NAME, PASSWORD, cookie_header, no_redirects, sign_up, wait_for, wait_greeting, wait_hydrated,
@@ -127,13 +128,9 @@ async fn session_status(server: &AppServer, cookies: &str) -> String {
 
 /// A JSON sign-in's status code.
 async fn sign_in_status(server: &AppServer, email: &str, password: &str) -> u16 {
-    no_redirects()
-        .post(server.url("/auth/sign-in"))
-        .header("origin", &server.base_url)
-        .json(&serde_json::json!({ "email": email, "password": password }))
-        .send()
+    let body = serde_json::json!({ "email": email, "password": password });
+    http::post_json(server, "/auth/sign-in", &body, None)
         .await
-        .unwrap()
         .status()
         .as_u16()
 }
@@ -501,13 +498,7 @@ async fn email_code_sign_in_from_the_sign_in_form() {
 
 /// A plain form post's answer: its status and `Location`.
 async fn post_form(server: &AppServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let res = no_redirects()
-        .post(server.url(path))
-        .header("origin", &server.base_url)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
+    let res = http::post_form(server, path, form, None).await;
     let location = res
         .headers()
         .get("location")
@@ -563,17 +554,17 @@ async fn the_forms_work_before_the_wasm_loads() {
         );
     }
     let mail = mail_containing(&smtp, email, "/verify-email?token=").await;
-    let res = no_redirects()
-        .post(server.url("/auth/verify-email"))
-        .header("origin", &server.base_url)
-        .form(&[
+    let res = http::post_form(
+        &server,
+        "/auth/verify-email",
+        &[
             ("email", email),
             ("code", code_in(&mail).as_str()),
             ("redirect_url", "/dashboard"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+        None,
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/dashboard");
     assert!(
@@ -623,8 +614,8 @@ async fn the_forms_work_before_the_wasm_loads() {
 
     // The profile's session list is server-rendered: each other device's revoke form works
     // as a plain post, and the revoked session is refused at once by the provider.
-    let here = e2e::http::sign_in(&server, email, PASSWORD).await;
-    let there = e2e::http::sign_in(&server, email, PASSWORD).await;
+    let here = http::sign_in(&server, email, PASSWORD).await;
+    let there = http::sign_in(&server, email, PASSWORD).await;
     let there_id = there.body["auth"]["session_id"]
         .as_str()
         .unwrap()
@@ -646,14 +637,13 @@ async fn the_forms_work_before_the_wasm_loads() {
         );
     }
     assert!(!html.contains("Loading your sessions"), "{html}");
-    let res = no_redirects()
-        .post(server.url(&revoke))
-        .header("origin", &server.base_url)
-        .header("cookie", here.cookie_header())
-        .form(&[("redirect_url", "/profile")])
-        .send()
-        .await
-        .unwrap();
+    let res = http::post_form(
+        &server,
+        &revoke,
+        &[("redirect_url", "/profile")],
+        Some(&here.cookie_header()),
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/profile");
     assert_eq!(
