@@ -7,8 +7,9 @@ use crate::password::MAX_PASSWORD_CHARS;
 use crate::password_policy;
 use crate::validate::{is_valid_email, normalise_email};
 use auth_types::contract::{
-    EmailCodeConfirmRequest, EmailRequest, MAX_NAME_CHARS, PasswordResetConfirmRequest,
-    SignInRequest, SignOutRequest, SignUpRequest, VerifyEmailRequest,
+    ChangeEmailRequest, ChangePasswordRequest, EmailCodeConfirmRequest, EmailRequest,
+    MAX_NAME_CHARS, PasswordRequest, PasswordResetConfirmRequest, SignInRequest, SignOutRequest,
+    SignUpRequest, VerifyEmailRequest,
 };
 use axum::body::Body;
 use http::header;
@@ -45,7 +46,10 @@ redirecting!(
     EmailRequest,
     VerifyEmailRequest,
     PasswordResetConfirmRequest,
-    EmailCodeConfirmRequest
+    EmailCodeConfirmRequest,
+    ChangePasswordRequest,
+    ChangeEmailRequest,
+    PasswordRequest
 );
 
 /// Reads and parses the body: 413 when larger than `limit`, 415 for other content types, 400 for

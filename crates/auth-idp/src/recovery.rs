@@ -28,7 +28,6 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::post;
 use http::{HeaderValue, StatusCode, header};
-use sqlx::Row;
 use std::sync::Arc;
 
 /// This feature's routes, merged by `routes.rs`.
@@ -90,9 +89,9 @@ impl Inner {
         // change made through any other path).
         if self
             .store
-            .password_changed_at(&redeemed.user_id)
+            .credential(&redeemed.user_id)
             .await?
-            .is_some_and(|changed| changed > redeemed.created_at)
+            .is_some_and(|c| c.updated_at > redeemed.created_at)
         {
             return Err(INVALID_TOKEN);
         }
@@ -129,18 +128,6 @@ impl Inner {
 }
 
 impl Store {
-    /// When the account's password was last set (`credentials.updated_at`).
-    async fn password_changed_at(&self, user_id: &str) -> Result<Option<i64>, IdpError> {
-        let row = sqlx::query("SELECT updated_at FROM credentials WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
-    }
-
     /// Sets the password, marks the address verified, revokes every session and voids every
     /// reset link, atomically. Returns how many sessions were revoked.
     async fn complete_password_reset(&self, user_id: &str, hash: &str) -> Result<u64, IdpError> {

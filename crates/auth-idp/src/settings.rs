@@ -38,7 +38,6 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use http::StatusCode;
-use sqlx::Row;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -74,17 +73,6 @@ pub(crate) fn routes() -> axum::Router<Arc<Inner>> {
         .route(paths::SESSION_REVOKE, post(sessions::revoke))
         .route(paths::SESSIONS_REVOKE_OTHERS, post(sessions::revoke_others))
 }
-
-macro_rules! redirecting {
-    ($($body:ty),*) => {$(
-        impl Redirecting for $body {
-            fn redirect_url(&self) -> Option<&str> {
-                self.redirect_url.as_deref()
-            }
-        }
-    )*};
-}
-redirecting!(ChangePasswordRequest, ChangeEmailRequest, PasswordRequest);
 
 // ---- the caller -----------------------------------------------------------------------------
 
@@ -147,7 +135,11 @@ impl Inner {
             ApiError::rate_limited(refused.retry_after_secs())
         })?;
         let checked = async {
-            let hash = self.store.password_hash(user.id.as_str()).await?;
+            let hash = self
+                .store
+                .credential(user.id.as_str())
+                .await?
+                .map(|c| c.hash);
             if hash.is_none() && password.is_empty() {
                 return Ok(true);
             }
@@ -460,18 +452,6 @@ pub(crate) fn failure(
 // ---- storage --------------------------------------------------------------------------------
 
 impl crate::store::Store {
-    /// The user's password hash; `None` when the account has no password.
-    pub(crate) async fn password_hash(&self, user_id: &str) -> Result<Option<String>, IdpError> {
-        let row = sqlx::query("SELECT password_hash FROM credentials WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get(0)?),
-            None => None,
-        })
-    }
-
     /// Deletes the user's mailed secrets (the foreign key cascades too, where it is enforced).
     pub(crate) async fn delete_one_time_of(&self, user_id: &str) -> Result<(), IdpError> {
         sqlx::query("DELETE FROM one_time_codes WHERE user_id = $1")

@@ -34,6 +34,13 @@ pub struct Store {
 pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.image_url, u.created_at, \
      u.public_metadata, u.private_metadata, u.roles, u.email_verified";
 
+/// A password credential: its argon2 PHC string and when it was set (Unix seconds).
+#[derive(Debug, Clone)]
+pub(crate) struct Credential {
+    pub hash: String,
+    pub updated_at: i64,
+}
+
 /// A session row joined with its user's roles.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionRow {
@@ -225,6 +232,22 @@ impl Store {
         .await;
         release(conn, &result).await;
         result
+    }
+
+    /// The user's password credential; `None` when the account has no password.
+    pub(crate) async fn credential(&self, user_id: &str) -> Result<Option<Credential>, IdpError> {
+        let row =
+            sqlx::query("SELECT password_hash, updated_at FROM credentials WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(r) => Some(Credential {
+                hash: r.try_get(0)?,
+                updated_at: r.try_get(1)?,
+            }),
+            None => None,
+        })
     }
 
     /// The user id and password hash for an email, if the account exists.
