@@ -1,7 +1,7 @@
 //! The seam between token verification and a user store: [`SessionBackend`]. The embedded
 //! identity provider (the `auth-idp` crate) implements it; so can an app over its own users.
 
-use auth_types::contract::SessionInfo;
+use auth_types::contract::{ConnectionsResponse, SessionInfo, SocialProvider};
 use auth_types::{SessionClaims, User, UserId};
 use std::any::Any;
 use std::fmt;
@@ -195,6 +195,28 @@ pub trait SessionBackend: Any + Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<SessionInfo>, BackendError>> {
         let _ = (id, current_session);
         Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// The sign-in providers the backend offers ("Continue with Google"): the buttons the
+    /// prebuilt `SignIn` and `SignUp` server-render. The default is none.
+    fn social_providers(&self) -> Vec<SocialProvider> {
+        Vec::new()
+    }
+
+    /// The user's connected provider accounts, the enabled providers and whether the account
+    /// has a password: the profile's "Connected accounts", server-rendered so its forms work
+    /// before the wasm loads. The default is nothing connected, no provider, a password.
+    fn connections<'a>(
+        &'a self,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, Result<ConnectionsResponse, BackendError>> {
+        let _ = id;
+        Box::pin(async {
+            Ok(ConnectionsResponse {
+                has_password: true,
+                ..ConnectionsResponse::default()
+            })
+        })
     }
 }
 

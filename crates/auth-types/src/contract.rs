@@ -95,6 +95,62 @@ pub mod paths {
     pub const VERIFY_EMAIL_PAGE: &str = "/verify-email";
     /// The app page with the account settings (`UserProfile`).
     pub const PROFILE_PAGE: &str = "/profile";
+    /// `GET ?redirect_url=`: start signing in with a provider (`{provider}` is its id from
+    /// `AUTH_OAUTH_PROVIDERS`): a 303 to the provider. A plain link, so it works before the
+    /// wasm loads. Build it with [`oauth_start`].
+    pub const OAUTH_START: &str = "/auth/oauth/{provider}";
+    /// `POST`, signed in: connect another provider account to the signed-in user (a 303 to the
+    /// provider; a form post, so another site cannot start it).
+    pub const OAUTH_LINK: &str = "/auth/oauth/{provider}/link";
+    /// `GET`: where the provider sends the browser back (`?code=&state=`); the redirect URI to
+    /// register with the provider is `<AUTH_PUBLIC_URL>/auth/oauth/<provider>/callback`.
+    pub const OAUTH_CALLBACK: &str = "/auth/oauth/{provider}/callback";
+    /// `GET`, signed in: the user's connected accounts, the enabled providers and whether the
+    /// account has a password ([`ConnectionsResponse`](super::ConnectionsResponse)).
+    pub const IDENTITIES: &str = "/auth/identities";
+    /// `POST` ([`RedirectRequest`](super::RedirectRequest)), signed in: disconnect the user's
+    /// account at `{provider}` (refused when it is the last way to sign in).
+    pub const IDENTITY_UNLINK: &str = "/auth/identities/{provider}/unlink";
+
+    /// [`OAUTH_START`] for `provider`, with the same-origin path to land on afterwards.
+    ///
+    /// ```
+    /// use auth_types::contract::paths;
+    /// assert_eq!(
+    ///     paths::oauth_start("google", "/dashboard?tab=1"),
+    ///     "/auth/oauth/google?redirect_url=%2Fdashboard%3Ftab%3D1"
+    /// );
+    /// ```
+    pub fn oauth_start(provider: &str, redirect_url: &str) -> String {
+        format!(
+            "{}?redirect_url={}",
+            with_provider(OAUTH_START, provider),
+            super::encode_query_value(redirect_url)
+        )
+    }
+
+    /// A path template with its `{provider}` filled in.
+    ///
+    /// ```
+    /// use auth_types::contract::paths;
+    /// assert_eq!(paths::with_provider(paths::OAUTH_LINK, "github"), "/auth/oauth/github/link");
+    /// ```
+    pub fn with_provider(template: &str, provider: &str) -> String {
+        template.replace("{provider}", provider)
+    }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The longest display name accepted, in characters (names also may not hold control characters).
@@ -144,11 +200,28 @@ pub enum FormError {
     NotFound,
     /// The feature is turned off in the settings.
     Disabled,
+    /// The user cancelled at the provider (or it refused the request).
+    OAuthDenied,
+    /// The provider sign-in's `state` is missing, used, expired or from another browser.
+    OAuthState,
+    /// The provider answered something that is not a valid sign-in (bad code, bad ID token).
+    OAuthFailed,
+    /// The provider could not be reached (down, slow, or its discovery document is broken).
+    OAuthUnavailable,
+    /// The provider has no verified email address for the account: no account is created.
+    OAuthUnverifiedEmail,
+    /// A local account has the provider's address but linking is not allowed (an unverified
+    /// address on either side): sign in with the password first, then connect.
+    AccountExists,
+    /// The provider account is already connected to another user.
+    IdentityTaken,
+    /// Disconnecting would leave the account without a way to sign in.
+    LastSignInMethod,
 }
 
 impl FormError {
     /// Every code, in a fixed order.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 28] = [
         Self::BadRequest,
         Self::InvalidEmail,
         Self::InvalidPassword,
@@ -169,6 +242,14 @@ impl FormError {
         Self::WrongPassword,
         Self::NotFound,
         Self::Disabled,
+        Self::OAuthDenied,
+        Self::OAuthState,
+        Self::OAuthFailed,
+        Self::OAuthUnavailable,
+        Self::OAuthUnverifiedEmail,
+        Self::AccountExists,
+        Self::IdentityTaken,
+        Self::LastSignInMethod,
     ];
 
     /// The short code used in `?error=`.
@@ -198,6 +279,14 @@ impl FormError {
             Self::WrongPassword => "wrong_password",
             Self::NotFound => "not_found",
             Self::Disabled => "disabled",
+            Self::OAuthDenied => "oauth_denied",
+            Self::OAuthState => "oauth_state",
+            Self::OAuthFailed => "oauth_failed",
+            Self::OAuthUnavailable => "oauth_unavailable",
+            Self::OAuthUnverifiedEmail => "oauth_unverified_email",
+            Self::AccountExists => "account_exists",
+            Self::IdentityTaken => "identity_taken",
+            Self::LastSignInMethod => "last_sign_in_method",
         }
     }
 
@@ -253,6 +342,22 @@ impl FormError {
             Self::WrongPassword => "The current password is wrong",
             Self::NotFound => "Not found",
             Self::Disabled => "This feature is turned off",
+            Self::OAuthDenied => "Sign-in with the provider was cancelled",
+            Self::OAuthState => {
+                "This sign-in expired or was started in another browser, please try again"
+            }
+            Self::OAuthFailed => "Sign-in with the provider failed, please try again",
+            Self::OAuthUnavailable => "The sign-in provider could not be reached, try again later",
+            Self::OAuthUnverifiedEmail => {
+                "The provider has no verified email address for this account"
+            }
+            Self::AccountExists => {
+                "An account with this email already exists: sign in with your password, then connect the provider from your profile"
+            }
+            Self::IdentityTaken => "This provider account is already connected to another user",
+            Self::LastSignInMethod => {
+                "This is your only way to sign in: set a password or connect another account first"
+            }
         }
     }
 }
@@ -413,6 +518,49 @@ pub struct SessionInfo {
 pub struct SessionsResponse {
     /// The active (not revoked, not expired) sessions.
     pub sessions: Vec<SessionInfo>,
+}
+
+/// A body that only says where to go next: `POST /auth/identities/{provider}/unlink`, and the
+/// link start `POST /auth/oauth/{provider}/link`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectRequest {
+    /// Same-origin path to go to afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
+}
+
+/// A sign-in provider the app offers (`AUTH_OAUTH_PROVIDERS`): one "Continue with …" button.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SocialProvider {
+    /// The id in paths and settings (`google`, `github`, `acme`).
+    pub id: String,
+    /// The label ("Google", or `AUTH_OAUTH_<NAME>_NAME`).
+    pub name: String,
+}
+
+/// One provider account connected to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    /// The provider's id (`google`).
+    pub provider: String,
+    /// The provider's label ("Google").
+    pub provider_name: String,
+    /// The account's address at the provider, when it gave one.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// When it was connected (Unix seconds).
+    pub created_at: i64,
+}
+
+/// The JSON answer of `GET /auth/identities`: what the profile's "Connected accounts" shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionsResponse {
+    /// The connected provider accounts, oldest first.
+    pub identities: Vec<LinkedIdentity>,
+    /// Every enabled provider (connected or not).
+    pub providers: Vec<SocialProvider>,
+    /// Whether the account has a password (a user created by a provider has none until set).
+    pub has_password: bool,
 }
 
 /// The JSON answer of `GET /auth/session`, and of a JSON sign-in or sign-up (which also carries
