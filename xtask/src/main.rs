@@ -40,7 +40,7 @@ Commands:
   fuzz             cargo-fuzz targets, 120 s each (--seconds N; --smoke: 25 s each), docs/security.md
   soak             60 s of saturation on /api/me and /dashboard: zero errors, RSS within 10 %
   install-tools    install the pinned tools only (dx, wasm-bindgen, esbuild, binaryen, maildev,
-                   wasm32 target, chromium, cargo-generate)
+                   oidc-provider, wasm32 target, chromium, cargo-generate)
   help             this text
 
 `dev` and `admin` read `.env` at the workspace root, like the server (variables already set win;

@@ -20,6 +20,10 @@ pub const BINARYEN_VERSION: &str = "129.0.0";
 /// The SMTP test server the mail tests send to (and read back through its REST API). 2.x: the
 /// 3.0 line needs Node.js 22 for some of its dependencies; Debian 13 ships Node.js 20.
 pub const MAILDEV_VERSION: &str = "2.2.1";
+/// The certified OpenID provider the social sign-in tests sign in at (npm `oidc-provider`, run by
+/// `tests/e2e/oidc/provider.mjs`). 9.x asks for Node.js 22 but runs on Debian 13's Node.js 20
+/// (it only warns).
+pub const OIDC_PROVIDER_VERSION: &str = "9.13.3";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Installs (if missing) everything needed to build and serve the app, and puts the tool
@@ -32,6 +36,7 @@ pub fn ensure_build_tools(root: &Path) -> Result<()> {
     ensure_wasm_bindgen(root)?;
     ensure_dx()?;
     ensure_maildev()?;
+    ensure_oidc_provider()?;
     Ok(())
 }
 
@@ -255,6 +260,48 @@ fn ensure_maildev() -> Result<()> {
         "the mail tests send to this SMTP test server",
         |v| v == MAILDEV_VERSION,
     )
+}
+
+/// oidc-provider from npm: a real OpenID provider for the social sign-in tests (auth-idp's and the
+/// browser tests). A library, not a program: every child process gets its folder in
+/// `OIDC_PROVIDER_DIR`, where `provider.mjs` imports it from.
+fn ensure_oidc_provider() -> Result<()> {
+    let dir = tool_cache_dir().join(format!("oidc-provider-{OIDC_PROVIDER_VERSION}"));
+    let manifest = dir.join("node_modules/oidc-provider/package.json");
+    let found = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| package_version(&text));
+    if found.as_deref() != Some(OIDC_PROVIDER_VERSION) {
+        if version_of("npm", &["--version"]).is_none() {
+            bail!(
+                "oidc-provider is installed with npm: install Node.js and npm (e.g. `apt-get install -y nodejs npm`) and run again"
+            );
+        }
+        eprintln!(
+            "xtask: installing oidc-provider {OIDC_PROVIDER_VERSION} with npm into {} (the social \
+             sign-in tests sign in at this OpenID provider)",
+            dir.display()
+        );
+        std::fs::create_dir_all(&dir)?;
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("oidc-provider@{OIDC_PROVIDER_VERSION}")))?;
+    }
+    let dir = dir
+        .to_str()
+        .context("the tool cache path is not UTF-8, so it cannot be passed in OIDC_PROVIDER_DIR")?;
+    set_child_env("OIDC_PROVIDER_DIR", dir);
+    Ok(())
+}
+
+/// The top-level `"version"` of an npm package.json, read as its first `"version"` key (xtask
+/// has no JSON parser; packages put it near the top, and a misread only costs a reinstall).
+fn package_version(package_json: &str) -> Option<String> {
+    let after_key = &package_json[package_json.find("\"version\"")? + "\"version\"".len()..];
+    let value = after_key.trim_start().strip_prefix(':')?.trim_start();
+    let value = value.strip_prefix('"')?;
+    Some(value[..value.find('"')?].to_owned())
 }
 
 /// Installs `package@version` with npm into its own folder under the tool cache and puts its

@@ -150,8 +150,9 @@ impl Inner {
                 email: &email,
                 name: &name,
                 roles: &roles,
-                password_hash: &password_hash,
+                password_hash: Some(&password_hash),
                 session: Some(issued.row(caller.user_agent)),
+                ..NewAccount::default()
             })
             .await?;
         let Some(record) = self.store.user_by_id(&user_id).await? else {
@@ -206,8 +207,8 @@ impl Inner {
                         email: &email,
                         name: &name,
                         roles: &roles,
-                        password_hash: &password_hash,
-                        session: None,
+                        password_hash: Some(&password_hash),
+                        ..NewAccount::default()
                     })
                     .await
                 {

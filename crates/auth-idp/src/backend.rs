@@ -19,7 +19,7 @@ use crate::store::{Rotation, SessionRow, now};
 use crate::users::UserUpdate;
 use crate::{Idp, Inner};
 use auth_server::{BackendError, BoxFuture, Renewed, SessionBackend};
-use auth_types::contract::SessionInfo;
+use auth_types::contract::{ConnectionsResponse, SessionInfo, SocialProvider};
 use auth_types::{User, UserId};
 
 /// Refresh secrets are `<22 characters>.<43 characters>` (older ones 43 characters); anything
@@ -192,6 +192,22 @@ impl SessionBackend for Idp {
         Box::pin(async move {
             self.inner
                 .active_sessions(id.as_str(), current_session)
+                .await
+                .map_err(backend_error)
+        })
+    }
+
+    fn social_providers(&self) -> Vec<SocialProvider> {
+        self.inner.oauth.list()
+    }
+
+    fn connections<'a>(
+        &'a self,
+        id: &'a UserId,
+    ) -> BoxFuture<'a, Result<ConnectionsResponse, BackendError>> {
+        Box::pin(async move {
+            self.inner
+                .connections(id.as_str())
                 .await
                 .map_err(backend_error)
         })

@@ -9,7 +9,7 @@ use crate::validate::{is_valid_email, normalise_email};
 use auth_types::contract::{
     ChangeEmailRequest, ChangePasswordRequest, EmailCodeConfirmRequest, EmailRequest,
     MAX_NAME_CHARS, PasswordRequest, PasswordResetConfirmRequest, SignInRequest, SignOutRequest,
-    SignUpRequest, VerifyEmailRequest,
+    RedirectRequest, SignUpRequest, VerifyEmailRequest,
 };
 use axum::body::Body;
 use http::header;
@@ -49,7 +49,8 @@ redirecting!(
     EmailCodeConfirmRequest,
     ChangePasswordRequest,
     ChangeEmailRequest,
-    PasswordRequest
+    PasswordRequest,
+    RedirectRequest
 );
 
 /// Reads and parses the body: 413 when larger than `limit`, 415 for other content types, 400 for

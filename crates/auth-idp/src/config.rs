@@ -148,6 +148,8 @@ pub struct IdpConfig {
     pub email_code_sign_in: bool,
     /// How mail is sent (`AUTH_SMTP_URL`, `AUTH_EMAIL_FROM`, `AUTH_APP_NAME`).
     pub mail: crate::mail::MailSettings,
+    /// The social sign-in providers (`AUTH_OAUTH_PROVIDERS`; none by default).
+    pub oauth_providers: Vec<crate::OAuthProvider>,
 }
 
 /// `AUTH_EMAIL_VERIFICATION`: what an unverified address may do.
@@ -208,6 +210,7 @@ impl IdpConfig {
             email_verification: EmailVerification::default(),
             email_code_sign_in: false,
             mail: crate::mail::MailSettings::default(),
+            oauth_providers: Vec::new(),
         })
     }
 
@@ -335,6 +338,7 @@ impl IdpConfig {
             };
         }
         config.mail = crate::mail::MailSettings::from_lookup(&get)?;
+        config.oauth_providers = crate::OAuthProvider::from_lookup(get)?;
         config.check_mail_is_possible(!cfg!(debug_assertions))?;
         if config.session_token_ttl >= config.session_ttl {
             return Err(ConfigError::Invalid {

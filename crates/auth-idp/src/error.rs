@@ -121,7 +121,7 @@ impl ApiError {
     }
 
     /// An error whose message is its code's, as the prebuilt forms show it.
-    const fn coded(status: StatusCode, code: FormError) -> Self {
+    pub(crate) const fn coded(status: StatusCode, code: FormError) -> Self {
         Self::new(status, code, code.message())
     }
 

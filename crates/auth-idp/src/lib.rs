@@ -17,6 +17,7 @@
 //! | [`Idp`], [`IdpConfig`], [`PasswordParams`], [`RateLimitConfig`], [`TrustedProxies`], [`Backend`] | the provider, its settings and its database kind |
 //! | [`Users`], [`UsersApi`], [`UserRecord`], [`UserUpdate`], [`UserPage`] | the users API (`clerkClient.users`) and its extractor |
 //! | [`IdpError`] | errors of the Rust API |
+//! | [`OAuthProvider`], [`OAuthEndpoints`] | social sign-in providers (`AUTH_OAUTH_PROVIDERS`) |
 //! | [`KeyRotation`], [`KeyEncryptionKey`] | what [`Idp::rotate_keys`] did; the key that encrypts signing keys at rest |
 //! | [`permissions_for_roles`], [`ROLE_PERMISSIONS`], [`DEFAULT_ROLES`] | roles → permissions |
 //! | [`run_cli`] | admin commands of the server binary (`grant-role`, `revoke-role`, `rotate-keys`) |
@@ -50,6 +51,7 @@ pub mod fuzzing;
 mod keys;
 mod mail;
 mod mail_request;
+mod oauth;
 mod one_time;
 mod password;
 mod password_policy;
@@ -71,6 +73,7 @@ pub use config::{EmailVerification, IdpConfig, PasswordParams, RateLimitConfig};
 pub use error::IdpError;
 pub use keys::{KeyEncryptionKey, KeyRotation};
 pub use mail::MailSettings;
+pub use oauth::{OAuthEndpoints, OAuthProvider};
 pub use session::{DEFAULT_ROLES, ROLE_PERMISSIONS, permissions_for_roles};
 pub use stack::{SetupError, UsersApi, stack_from_env};
 pub use store::Backend;
@@ -100,6 +103,8 @@ pub(crate) struct Inner {
     pub(crate) breach_check: Option<password_policy::BreachCheck>,
     /// Sends the provider's mails off the request path.
     pub(crate) mailer: mail::Mailer,
+    /// Social sign-in: the enabled providers and the HTTP client that speaks to them.
+    pub(crate) oauth: oauth::SocialSignIn,
     /// The key stores of the verifiers built around this provider ([`Idp::stack`]): told of
     /// every key change this instance makes or reads, so its own verifier never refuses a token
     /// it just signed with a new key.
@@ -122,6 +127,7 @@ impl Idp {
             .transpose()?;
         password_policy::warm_up();
         let mailer = mail::Mailer::new(&config.mail, config.public_url.as_str())?;
+        let oauth = oauth::SocialSignIn::new(&config.oauth_providers, &config.mail.app_name)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -131,6 +137,7 @@ impl Idp {
                 limits,
                 breach_check,
                 mailer,
+                oauth,
                 verifiers: std::sync::Mutex::default(),
             }),
         })
@@ -205,6 +212,8 @@ impl Idp {
     /// background task runs it hourly). Returns how many were deleted.
     pub async fn purge_sessions(&self, grace: std::time::Duration) -> Result<u64, IdpError> {
         let before = store::now() - grace.as_secs() as i64;
+        // Abandoned provider sign-ins go too (their rows live 10 minutes).
+        self.inner.store.purge_flows(store::now()).await?;
         self.inner.store.purge_sessions(before).await
     }
 

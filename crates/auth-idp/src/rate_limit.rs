@@ -61,6 +61,10 @@ pub(crate) const TABLE_ENTRIES: usize = 1 << 16;
 pub(crate) const MAIL_PER_EMAIL: u32 = 5;
 
 /// The window of the per-email mail budget.
+/// Provider sign-ins one client address may start per [`MAIL_WINDOW`] (a person needs a few;
+/// a script filling the flow table needs many).
+pub(crate) const OAUTH_STARTS_PER_ADDRESS: u32 = 60;
+
 pub(crate) const MAIL_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// A limit's key: a digest of what it names, fixed-size whatever the input.
@@ -257,6 +261,8 @@ pub(crate) struct Limits {
     sign_up_global: Limiter,
     mail_email: Limiter,
     mail_address: Limiter,
+    /// Provider sign-ins started per client address (each writes a flow row).
+    oauth_address: Limiter,
 }
 
 /// The attempts one sign-in counted. Dropped as is, they stay counted (a failed sign-in); see
@@ -333,6 +339,7 @@ impl Limits {
             sign_up_global: Limiter::new(config.sign_up_global, config.sign_up_window, 64),
             mail_email: Limiter::new(MAIL_PER_EMAIL, MAIL_WINDOW, entries),
             mail_address: Limiter::new(config.address_max_failures, config.window, entries),
+            oauth_address: Limiter::new(OAUTH_STARTS_PER_ADDRESS, MAIL_WINDOW, entries),
         }
     }
 
@@ -415,6 +422,17 @@ impl Limits {
 }
 
 impl Limits {
+    /// Counts a provider sign-in started from `address`, or refuses it. Without an address
+    /// nothing is counted (as for sign-in).
+    pub(crate) fn oauth_start(&self, address: Option<IpAddr>) -> Result<(), Refused> {
+        if let Some(ip) = address {
+            self.oauth_address
+                .try_acquire(Key::address(ip))
+                .map_err(|wait| refused("address", wait))?;
+        }
+        Ok(())
+    }
+
     /// Counts a mail of `kind` (`password_reset`, `verify_email`, `sign_in_code`) asked for
     /// `email` (normalised) from `address`, or refuses it (counting nothing). Counted whether the
     /// account exists or not, so the answer never tells.

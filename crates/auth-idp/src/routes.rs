@@ -42,6 +42,7 @@ pub(crate) fn router(inner: AppState) -> axum::Router {
         .merge(crate::recovery::routes())
         .merge(crate::email_code::routes())
         .merge(crate::settings::routes())
+        .merge(crate::oauth::routes())
         .merge(crate::mail::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(inner)

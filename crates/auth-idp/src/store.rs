@@ -28,7 +28,7 @@ pub struct Store {
     /// The pool; feature modules (`verification.rs`, `settings.rs`, …) keep their queries in
     /// their own `impl Store` blocks.
     pub(crate) pool: AnyPool,
-    backend: Backend,
+    pub(crate) backend: Backend,
 }
 
 pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.image_url, u.created_at, \
@@ -90,13 +90,19 @@ pub(crate) struct KeyRow {
 }
 
 /// Everything sign-up writes, in one transaction.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct NewAccount<'a> {
     pub user_id: &'a str,
     pub email: &'a str,
     pub name: &'a str,
     pub roles: &'a [String],
-    pub password_hash: &'a str,
+    /// None for an account created by a sign-in provider (it can set one later).
+    pub password_hash: Option<&'a str>,
+    /// Already verified (an address a sign-in provider vouched for).
+    pub email_verified: bool,
+    pub image_url: Option<&'a str>,
+    /// The provider account that created it (`oauth.rs`).
+    pub identity: Option<crate::oauth::NewIdentity<'a>>,
     /// The first session; none when the address must be verified first.
     pub session: Option<NewSession<'a>>,
 }
@@ -189,7 +195,7 @@ impl Store {
 
     // ---- accounts -------------------------------------------------------------------------
 
-    /// Creates user, credential and (unless the address must be verified first) the first
+    /// Creates user, credential (or provider identity) and (unless the address must be verified first) the first
     /// session, atomically.
     pub(crate) async fn create_account(&self, a: &NewAccount<'_>) -> Result<(), IdpError> {
         let now = now();
@@ -200,14 +206,16 @@ impl Store {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             let inserted = sqlx::query(
                 "INSERT INTO users (id, email, name, image_url, created_at, updated_at, \
-                 public_metadata, private_metadata, roles) \
-                 VALUES ($1, $2, $3, NULL, $4, $4, '{}', '{}', $5)",
+                 public_metadata, private_metadata, roles, email_verified) \
+                 VALUES ($1, $2, $3, $6, $4, $4, '{}', '{}', $5, $7)",
             )
             .bind(a.user_id)
             .bind(a.email)
             .bind(a.name)
             .bind(now)
             .bind(roles)
+            .bind(a.image_url)
+            .bind(i64::from(a.email_verified))
             .execute(&mut *tx)
             .await
             .map_err(IdpError::from);
@@ -215,14 +223,12 @@ impl Store {
                 Err(e) if e.is_unique_violation() => return Err(IdpError::EmailTaken),
                 other => other?,
             };
-            sqlx::query(
-                "INSERT INTO credentials (user_id, password_hash, updated_at) VALUES ($1, $2, $3)",
-            )
-            .bind(a.user_id)
-            .bind(a.password_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            if let Some(hash) = a.password_hash {
+                upsert_credential(&mut *tx, a.user_id, hash, now).await?;
+            }
+            if let Some(identity) = &a.identity {
+                crate::oauth::insert_identity(&mut tx, a.user_id, identity, now).await?;
+            }
             if let Some(session) = &a.session {
                 insert_session(&mut tx, a.user_id, session, now).await?;
             }

@@ -70,6 +70,23 @@ impl Users {
         self.inner.store.user_by_id(id.as_str()).await
     }
 
+    /// The provider accounts connected to a user (social sign-in), oldest first; empty for an
+    /// unknown user.
+    ///
+    /// ```no_run
+    /// # async fn run(users: auth_idp::Users, id: auth_types::UserId) -> Result<(), auth_idp::IdpError> {
+    /// for identity in users.identities(&id).await? {
+    ///     println!("{} ({:?})", identity.provider_name, identity.email);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn identities(
+        &self,
+        id: &UserId,
+    ) -> Result<Vec<auth_types::contract::LinkedIdentity>, IdpError> {
+        Ok(self.inner.connections(id.as_str()).await?.identities)
+    }
+
     /// A user by email (normalised before the lookup).
     pub async fn get_by_email(&self, email: &str) -> Result<Option<User>, IdpError> {
         Ok(self

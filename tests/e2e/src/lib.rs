@@ -4,7 +4,9 @@
 //! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
 //! and passes its folder in `APP_BUNDLE_DIR`.
 
+pub mod github;
 pub mod http;
+pub mod oidc;
 pub mod process;
 pub mod smtp;
 pub mod ui;
