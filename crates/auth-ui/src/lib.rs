@@ -7,11 +7,13 @@
 //! * Hooks: [`use_auth`], [`use_user`], [`use_session`].
 //! * Control components: [`SignedIn`], [`SignedOut`], [`Protect`], [`AuthLoading`],
 //!   [`AuthLoaded`], [`RedirectToSignIn`].
-//! * Prebuilt UI: [`SignIn`], [`SignUp`], [`UserButton`], [`UserProfile`] (name, email
-//!   verification, password, email, active sessions, account deletion), and the mailed-secret
-//!   flows [`ForgotPassword`], [`ResetPassword`], [`VerifyEmail`]; styled by [`AUTH_UI_CSS`]
-//!   (CSS custom properties, no external requests). Every form posts as plain HTML before the
-//!   wasm loads.
+//! * Prebuilt UI: [`SignIn`], [`SignUp`] (with "Continue with …" per sign-in provider the
+//!   backend offers), [`UserButton`], [`UserProfile`] (name, email verification, password — or
+//!   "Set a password" for an account created by a provider —, connected accounts, email, active
+//!   sessions, account deletion), and the mailed-secret flows [`ForgotPassword`],
+//!   [`ResetPassword`], [`VerifyEmail`]; styled by [`AUTH_UI_CSS`] (CSS custom properties, no
+//!   external requests). Every form posts as plain HTML, and every provider button is a plain
+//!   link, before the wasm loads.
 //!
 //! ```no_run
 //! use auth_ui::{AuthProvider, SignedIn, SignedOut, UserButton, AUTH_UI_CSS};
@@ -50,7 +52,7 @@ pub use components::user_button::UserButton;
 pub use components::verify::VerifyEmail;
 pub use hooks::{Auth, AuthUiError, SessionInfo, UserInfo, use_auth, use_session, use_user};
 pub use provider::AuthProvider;
-pub use server::update_name;
+pub use server::{social_providers, update_name};
 pub use state::AuthSnapshot;
 
 use dioxus::prelude::*;

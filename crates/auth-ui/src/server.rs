@@ -1,7 +1,9 @@
-//! Server half: the snapshot SSR seeds the page with, and the profile server function.
+//! Server half: what SSR seeds the page with (the snapshot, the profile's session list and
+//! connected accounts, the sign-in providers) and the server functions.
 
 use crate::state::AuthSnapshot;
 use auth_types::User;
+use auth_types::contract::{ConnectionsResponse, SocialProvider};
 use dioxus::prelude::*;
 
 /// The current request, captured while rendering so the server future can read it.
@@ -73,6 +75,70 @@ pub(crate) async fn load_sessions(
     _request: RequestHandle,
 ) -> Option<Vec<auth_types::contract::SessionInfo>> {
     None
+}
+
+/// The sign-in providers the backend offers, for the server-rendered "Continue with …" links of
+/// `SignIn` and `SignUp` (they then work before the wasm loads). `None` outside a request: the
+/// browser asks [`social_providers`] then (an in-app navigation to the sign-in page).
+#[cfg(feature = "server")]
+pub(crate) async fn load_providers(request: RequestHandle) -> Option<Vec<SocialProvider>> {
+    let ctx = request.0?;
+    Some(ctx.scope(backend_providers()).await)
+}
+
+/// In the browser the value comes from the page (or is fetched).
+#[cfg(not(feature = "server"))]
+pub(crate) async fn load_providers(_request: RequestHandle) -> Option<Vec<SocialProvider>> {
+    None
+}
+
+/// The request's backend's providers (none without a backend: an external issuer).
+#[cfg(feature = "server")]
+async fn backend_providers() -> Vec<SocialProvider> {
+    auth_server::current_backend()
+        .map(|backend| backend.social_providers())
+        .unwrap_or_default()
+}
+
+/// The signed-in user's connected accounts, the enabled providers and whether the account has a
+/// password, for the profile's server-rendered "Connected accounts" and password sections.
+/// `None` when signed out, without a backend, or when the store cannot answer: the browser loads
+/// them itself then (`GET /auth/identities`).
+#[cfg(feature = "server")]
+pub(crate) async fn load_connections(request: RequestHandle) -> Option<ConnectionsResponse> {
+    let ctx = request.0?;
+    ctx.scope(async {
+        let user_id = auth_server::current_auth_state().user_id()?.clone();
+        let backend = auth_server::current_backend()?;
+        match backend.connections(&user_id).await {
+            Ok(connections) => Some(connections),
+            Err(e) => {
+                dioxus::logger::tracing::warn!(error = %e, "the connected accounts could not be loaded for the page");
+                None
+            }
+        }
+    })
+    .await
+}
+
+/// In the browser the value comes from the page (or is fetched).
+#[cfg(not(feature = "server"))]
+pub(crate) async fn load_connections(_request: RequestHandle) -> Option<ConnectionsResponse> {
+    None
+}
+
+/// Server function behind the "Continue with …" links of [`SignIn`](crate::SignIn) and
+/// [`SignUp`](crate::SignUp) when the page was not server-rendered (an in-app navigation): the
+/// sign-in providers the backend offers, none without a backend. Public data (ids and labels).
+///
+/// ```no_run
+/// # async fn example() {
+/// let providers = auth_ui::social_providers().await.unwrap_or_default();
+/// # }
+/// ```
+#[get("/auth/ui/providers")]
+pub async fn social_providers() -> Result<Vec<SocialProvider>, ServerFnError> {
+    Ok(backend_providers().await)
 }
 
 /// Server function behind [`UserProfile`](crate::UserProfile): changes the signed-in user's

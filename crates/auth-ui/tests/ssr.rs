@@ -547,7 +547,77 @@ fn every_form_error_code_has_a_message() {
         FormError::VerificationRequired,
         FormError::WrongPassword,
         FormError::Disabled,
+        FormError::OAuthDenied,
+        FormError::OAuthState,
+        FormError::OAuthFailed,
+        FormError::OAuthUnavailable,
+        FormError::OAuthUnverifiedEmail,
+        FormError::AccountExists,
+        FormError::IdentityTaken,
+        FormError::LastSignInMethod,
     ] {
         assert_eq!(auth_ui::error_message(code.code()), code.message());
     }
+}
+
+#[test]
+fn a_failed_provider_sign_in_shows_its_message_on_the_form() {
+    use auth_types::contract::FormError;
+    let html = render!(signed_out(), {
+        SignIn {
+            error: "oauth_denied".to_string(),
+            redirect_url: "/dashboard".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[
+            FormError::OAuthDenied.message(),
+            r#"action="/auth/sign-in""#,
+        ],
+    );
+    let html = render!(signed_out(), {
+        SignIn {
+            error: "account_exists".to_string(),
+        }
+    });
+    assert_all(&html, &[FormError::AccountExists.message()]);
+    let html = render!(signed_out(), {
+        SignUp {
+            error: "oauth_state".to_string(),
+        }
+    });
+    assert_all(
+        &html,
+        &[FormError::OAuthState.message(), r#"action="/auth/sign-up""#],
+    );
+    // Unknown codes still show something (never a blank error line).
+    let html = render!(signed_out(), {
+        SignUp {
+            error: "no_such_code".to_string(),
+        }
+    });
+    assert_all(&html, &["Something went wrong, try again"]);
+}
+
+#[test]
+fn without_a_backend_there_are_no_provider_links_but_a_connect_error_still_shows() {
+    let html = render!(signed_out(), { SignIn {} });
+    assert!(!html.contains("auth-social"), "{html}");
+
+    let html = render!(Some(ada(&[])), {
+        UserProfile {
+            error: "last_sign_in_method".to_string(),
+        }
+    });
+    let section = html
+        .find(r#"id="auth-connections""#)
+        .expect("the connections section carries the error");
+    let message = html
+        .find("This is your only way to sign in")
+        .expect("the message");
+    assert!(message > section, "{html}");
+    // Nothing to list or connect without the backend's answer.
+    assert!(!html.contains("data-connect"), "{html}");
+    assert!(!html.contains("data-disconnect"), "{html}");
 }

@@ -41,6 +41,16 @@ impl OidcProvider {
     /// line. Panics (never skips) when node, the script or oidc-provider is missing; the
     /// provider's log is in the message.
     pub async fn start(clients: &[OidcClient]) -> Self {
+        Self::start_on(None, clients).await
+    }
+
+    /// [`start`](Self::start) on `port`: for a client that must be configured with the issuer
+    /// before the provider runs (the app server, whose own port the redirect URI names).
+    pub async fn start_on_port(port: u16, clients: &[OidcClient]) -> Self {
+        Self::start_on(Some(port), clients).await
+    }
+
+    async fn start_on(fixed_port: Option<u16>, clients: &[OidcClient]) -> Self {
         let script = provider_script();
         let dir = provider_dir();
         let clients = serde_json::Value::Array(
@@ -59,7 +69,7 @@ impl OidcProvider {
         let mut last_log = String::new();
         // A free port can be taken between our probe and node's bind: try new ports then.
         for _ in 0..3 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let log = std::env::temp_dir().join(format!(
                 "oidc-provider-{}-{port}-{}.log",
                 std::process::id(),

@@ -2,9 +2,11 @@
 //! wasm loads, and submit with `fetch` (inline errors, pending state, focus) after hydration.
 //! When the provider holds the session back until the address is verified, or the visitor asks
 //! for a sign-in code, the same card asks for the mailed code in place (`verify::CodeStep`).
+//! Above the email form: "Continue with …" per sign-in provider (`social::SocialSignIn`).
 
 use super::fields::{ErrorLine, SubmitButton, use_submission};
 use super::request::{self, Reply, field};
+use super::social::SocialSignIn;
 use super::verify::{CodeFor, CodeStep};
 use crate::hooks::{go, use_auth};
 use auth_types::contract::{EmailRequest, SignInRequest, SignUpRequest, paths};
@@ -17,6 +19,7 @@ use dioxus::prelude::*;
 /// assert!(auth_ui::error_message("common_password").contains("too common"));
 /// assert!(auth_ui::error_message("invalid_password").contains("128"));
 /// assert!(auth_ui::error_message("code_locked").contains("new one"));
+/// assert!(auth_ui::error_message("oauth_denied").contains("cancelled"));
 /// ```
 pub fn error_message(code: &str) -> &'static str {
     use auth_types::contract::FormError;
@@ -35,7 +38,15 @@ pub fn error_message(code: &str) -> &'static str {
             | FormError::CodeLocked
             | FormError::VerificationRequired
             | FormError::WrongPassword
-            | FormError::Disabled),
+            | FormError::Disabled
+            | FormError::OAuthDenied
+            | FormError::OAuthState
+            | FormError::OAuthFailed
+            | FormError::OAuthUnavailable
+            | FormError::OAuthUnverifiedEmail
+            | FormError::AccountExists
+            | FormError::IdentityTaken
+            | FormError::LastSignInMethod),
         ) => e.message(),
         Some(FormError::Unavailable) => "Service unavailable, try again later",
         Some(FormError::Unauthorized) => "Your session has ended, sign in again",
@@ -104,6 +115,11 @@ enum Step {
 /// code"; `code_sent: true` with the `email` (the provider's answer to a plain form asking for
 /// one) opens the card on that code's entry. "Forgot password?" links to `forgot_password_url`.
 ///
+/// Above the email form, one "Continue with {name}" link per sign-in provider the backend offers
+/// (`AUTH_OAUTH_PROVIDERS`; server-rendered, plain links to `/auth/oauth/{provider}` carrying
+/// `redirect_url`), then an "or" divider; `social: false` hides them. A failed provider sign-in
+/// comes back as `?error=` (`oauth_denied`, `account_exists`, …) and shows like a form error.
+///
 /// ```no_run
 /// use dioxus::prelude::*;
 /// #[component]
@@ -125,6 +141,7 @@ pub fn SignIn(
     #[props(default = paths::FORGOT_PASSWORD_PAGE.to_string(), into)] forgot_password_url: String,
     #[props(default)] email_code: bool,
     #[props(default)] code_sent: bool,
+    #[props(default = true)] social: bool,
 ) -> Element {
     rsx! {
         AuthForm {
@@ -136,13 +153,15 @@ pub fn SignIn(
             forgot_password_url,
             email_code,
             code_sent,
+            social,
         }
     }
 }
 
 /// The prebuilt sign-up form (Clerk's `<SignUp>`): name, email, new password. Same behaviour as
 /// [`SignIn`], posting to `/auth/sign-up`; asks for the mailed code in place when the provider
-/// requires a verified address before the first session.
+/// requires a verified address before the first session. The same "Continue with …" links
+/// (`social: false` hides them): a provider's first sign-in creates the account.
 ///
 /// ```no_run
 /// use dioxus::prelude::*;
@@ -156,6 +175,7 @@ pub fn SignUp(
     #[props(default, into)] error: Option<String>,
     #[props(default, into)] email: Option<String>,
     #[props(default = "/sign-in".to_string(), into)] sign_in_url: String,
+    #[props(default = true)] social: bool,
 ) -> Element {
     rsx! {
         AuthForm {
@@ -167,6 +187,7 @@ pub fn SignUp(
             forgot_password_url: String::new(),
             email_code: false,
             code_sent: false,
+            social,
         }
     }
 }
@@ -181,6 +202,7 @@ fn AuthForm(
     forgot_password_url: String,
     email_code: bool,
     code_sent: bool,
+    social: bool,
 ) -> Element {
     let auth = use_auth();
     let redirect = redirect_url.unwrap_or_else(|| "/".to_owned());
@@ -300,6 +322,9 @@ fn AuthForm(
             onsubmit,
             h2 { id: "{p}-title", class: "auth-title", {mode.title()} }
             ErrorLine { prefix: p, message: form.error() }
+            if social {
+                SocialSignIn { prefix: p, redirect_url: redirect.clone() }
+            }
             if mode == Mode::SignUp {
                 label { r#for: "{p}-name", class: "auth-label", "Name" }
                 input {

@@ -1,10 +1,12 @@
-//! `UserProfile`: the account page — name, email (verified or not), and the settings sections
-//! (`settings.rs`): change password, change email, active sessions, delete account.
+//! `UserProfile`: the account page — name, email (verified or not), and the settings sections:
+//! password and connected accounts (`connections.rs`), change email, active sessions, delete
+//! account (`settings.rs`).
 
+use super::connections::{SignInMethods, is_connection_error};
 use super::fields::{StatusLine, SubmitButton};
 use super::forms::error_message;
 use super::request::{encode, field};
-use super::settings::{ActiveSessions, ChangeEmail, ChangePassword, DeleteAccount};
+use super::settings::{ActiveSessions, ChangeEmail, DeleteAccount};
 use crate::hooks::{go, use_auth, use_user};
 use crate::state::AuthSnapshot;
 use auth_types::contract::paths;
@@ -13,10 +15,14 @@ use dioxus::prelude::*;
 /// The account page (Clerk's `<UserProfile>`): the user's avatar, name and email with a
 /// "Verified" badge (or a link to verify it), a form to change the name (server function
 /// [`update_name`](crate::update_name)), "Sign out of all sessions" (POST `/auth/sign-out-all`),
-/// and one section each to change the password, change the email address (verified by the code
-/// mailed to the new one), list and revoke the active sessions, and delete the account. Every
-/// form is also a plain form post before the wasm loads; such a post that fails comes back to
-/// `return_url` with `?error=<code>`, shown through `error`.
+/// and one section each to change the password ("Set a password" for an account created by a
+/// sign-in provider), list the connected provider accounts ("Connected accounts": disconnect one
+/// unless it is the last way to sign in, connect another enabled provider; hidden when no provider
+/// is enabled and nothing is connected), change the email address (verified by the code mailed
+/// to the new one), list and revoke the active sessions, and delete the account. Every form is
+/// also a plain form post before the wasm loads; such a post that fails comes back to
+/// `return_url` with `?error=<code>`, shown through `error` (a failed connect or disconnect in
+/// "Connected accounts", anything else at the top).
 ///
 /// ```no_run
 /// use dioxus::prelude::*;
@@ -32,6 +38,11 @@ pub fn UserProfile(
 ) -> Element {
     let auth = use_auth();
     let info = use_user();
+    // A failed connect or disconnect shows in its section, anything else at the top.
+    let (connection_error, error) = match error {
+        Some(code) if is_connection_error(&code) => (Some(code), None),
+        other => (None, other),
+    };
     let mut status = use_signal(|| error.as_deref().map(|c| error_message(c).to_owned()));
     let mut pending = use_signal(|| false);
     let Some(user) = info.user else {
@@ -126,7 +137,7 @@ pub fn UserProfile(
                     "Sign out of all sessions"
                 }
             }
-            ChangePassword { return_url: return_url.clone() }
+            SignInMethods { return_url: return_url.clone(), error: connection_error }
             ChangeEmail { return_url: return_url.clone() }
             ActiveSessions { return_url: return_url.clone() }
             DeleteAccount { after_url: after_sign_out_url.clone() }

@@ -1,5 +1,5 @@
-//! The account-settings sections of `UserProfile`: change password, change email (verified by
-//! the code mailed to the new address), active sessions, delete account. Each is a plain form
+//! The account-settings sections of `UserProfile`: change (or set) password, change email
+//! (verified by the code mailed to the new address), active sessions, delete account. Each is a plain form
 //! post before the wasm loads and a `fetch` with inline errors after, like the other forms.
 
 use super::fields::{
@@ -18,9 +18,15 @@ use auth_types::contract::{
 use dioxus::prelude::*;
 
 /// Change password: the current one and a new one (`POST /auth/password`). The provider signs
-/// the other devices out and mails a notice.
+/// the other devices out and mails a notice. An account without a password (created by a
+/// sign-in provider) gets "Set a password" instead: no current password, which the provider
+/// then takes as empty. `on_changed` runs after a success (the sign-in methods changed).
 #[component]
-pub(crate) fn ChangePassword(return_url: String) -> Element {
+pub(crate) fn ChangePassword(
+    return_url: String,
+    has_password: bool,
+    on_changed: EventHandler<()>,
+) -> Element {
     let auth = use_auth();
     let p = "auth-password";
     let form = use_submission(p, || None);
@@ -48,10 +54,19 @@ pub(crate) fn ChangePassword(return_url: String) -> Element {
             if let Reply::Session(snapshot, _) = reply {
                 auth.replace(*snapshot);
             }
-            status.set(Some(
-                "Password changed. Your other devices were signed out.".to_owned(),
-            ));
+            status.set(Some(if has_password {
+                "Password changed. Your other devices were signed out.".to_owned()
+            } else {
+                "Password set. You can now sign in with your email and password.".to_owned()
+            }));
+            on_changed.call(());
         });
+    };
+
+    let (title, idle, busy) = if has_password {
+        ("Change password", "Change password", "Changing…")
+    } else {
+        ("Set a password", "Set password", "Saving…")
     };
 
     rsx! {
@@ -63,21 +78,27 @@ pub(crate) fn ChangePassword(return_url: String) -> Element {
             "aria-labelledby": "{p}-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h3 { id: "{p}-title", class: "auth-subtitle", "Change password" }
+            h3 { id: "{p}-title", class: "auth-subtitle", {title} }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
-            CurrentPasswordField {
-                id: "{p}-current",
-                label: "Current password",
-                name: "current_password",
+            if has_password {
+                CurrentPasswordField {
+                    id: "{p}-current",
+                    label: "Current password",
+                    name: "current_password",
+                }
+            } else {
+                p { id: "{p}-none", class: "auth-muted",
+                    "Your account has no password yet: you sign in through a connected account."
+                }
             }
             NewPasswordField { prefix: p, hint: "8 to 128 characters; your other devices will be signed out." }
             input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
             SubmitButton {
                 id: "{p}-submit",
                 pending,
-                idle: "Change password",
-                busy: "Changing…",
+                idle: "{idle}",
+                busy: "{busy}",
             }
         }
     }
