@@ -8,8 +8,8 @@ use crate::password_policy;
 use crate::validate::{is_valid_email, normalise_email};
 use auth_types::contract::{
     ChangeEmailRequest, ChangePasswordRequest, EmailCodeConfirmRequest, EmailRequest,
-    MAX_NAME_CHARS, PasswordRequest, PasswordResetConfirmRequest, SignInRequest, SignOutRequest,
-    RedirectRequest, SignUpRequest, VerifyEmailRequest,
+    MAX_NAME_CHARS, PasswordRequest, PasswordResetConfirmRequest, RedirectRequest, SignInRequest,
+    SignOutRequest, SignUpRequest, VerifyEmailRequest,
 };
 use axum::body::Body;
 use http::header;

@@ -352,7 +352,9 @@ async fn callback(
         .unwrap_or_default();
     let session_id = auth.claims().and_then(|c| c.sid.as_deref());
     let caller = caller(&inner, &parts, session_id);
-    let flow = inner.take_checked_flow(&provider, &query, &parts.headers).await;
+    let flow = inner
+        .take_checked_flow(&provider, &query, &parts.headers)
+        .await;
     let mut response = match flow {
         Err(e) => land(&inner, &e, &safe_redirect(None), false),
         Ok(flow) => {
@@ -375,9 +377,10 @@ async fn callback(
     // The state is spent whatever happened; the URL held a code: no cache, no referrer.
     append_cookies(&mut response, vec![state_cookie(&inner, None)]);
     no_store(&mut response);
-    response
-        .headers_mut()
-        .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     response
 }
 
@@ -604,10 +607,15 @@ impl Inner {
                 Some(record) => record.user,
                 None => return Err(ApiError::UNAVAILABLE),
             };
-            return self.start_fresh_session(user, caller, "oauth_sign_in").await;
+            return self
+                .start_fresh_session(user, caller, "oauth_sign_in")
+                .await;
         }
-        let user = self.create_from_provider(profile, &email, &identity, caller).await?;
-        self.start_fresh_session(user, caller, "oauth_sign_up").await
+        let user = self
+            .create_from_provider(profile, &email, &identity, caller)
+            .await?;
+        self.start_fresh_session(user, caller, "oauth_sign_up")
+            .await
     }
 
     /// A new account from the provider's profile (no password), under the sign-up limits. User
@@ -805,7 +813,10 @@ mod tests {
 
     #[test]
     fn errors_are_added_to_the_query() {
-        assert_eq!(with_error("/profile", &LAST_METHOD), "/profile?error=last_sign_in_method");
+        assert_eq!(
+            with_error("/profile", &LAST_METHOD),
+            "/profile?error=last_sign_in_method"
+        );
         assert_eq!(
             with_error("/profile?tab=a#x", &IDENTITY_TAKEN),
             "/profile?tab=a&error=identity_taken#x"
@@ -816,10 +827,23 @@ mod tests {
     fn the_state_cookie_must_be_there_once() {
         let mut headers = HeaderMap::new();
         assert_eq!(read_state_cookie(&headers, "__oauth_state"), None);
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; __oauth_state=xyz"));
-        assert_eq!(read_state_cookie(&headers, "__oauth_state").as_deref(), Some("xyz"));
-        headers.append(header::COOKIE, HeaderValue::from_static("__oauth_state=other"));
-        assert_eq!(read_state_cookie(&headers, "__oauth_state"), None, "ambiguous");
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __oauth_state=xyz"),
+        );
+        assert_eq!(
+            read_state_cookie(&headers, "__oauth_state").as_deref(),
+            Some("xyz")
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("__oauth_state=other"),
+        );
+        assert_eq!(
+            read_state_cookie(&headers, "__oauth_state"),
+            None,
+            "ambiguous"
+        );
         let mut empty = HeaderMap::new();
         empty.insert(header::COOKIE, HeaderValue::from_static("__oauth_state="));
         assert_eq!(read_state_cookie(&empty, "__oauth_state"), None);
@@ -829,6 +853,9 @@ mod tests {
     fn display_names_are_cleaned() {
         assert_eq!(display_name(Some("  Ada\u{7} Lovelace ")), "Ada Lovelace");
         assert_eq!(display_name(None), "");
-        assert_eq!(display_name(Some(&"x".repeat(500))).chars().count(), MAX_NAME_CHARS);
+        assert_eq!(
+            display_name(Some(&"x".repeat(500))).chars().count(),
+            MAX_NAME_CHARS
+        );
     }
 }

@@ -134,7 +134,12 @@ async fn start(s: &Server, provider: &str, redirect_url: &str, jar: &mut Jar) ->
 async fn sign_in_at_op(w: &World, login: &str, redirect_url: &str, jar: &mut Jar) -> Resp {
     let at_op = start(&w.server, "acme", redirect_url, jar).await;
     assert!(at_op.starts_with(&w.op.issuer()), "{at_op}");
-    for required in ["code_challenge_method=S256", "state=", "nonce=", "response_type=code"] {
+    for required in [
+        "code_challenge_method=S256",
+        "state=",
+        "nonce=",
+        "response_type=code",
+    ] {
         assert!(at_op.contains(required), "{required} in {at_op}");
     }
     let callback = authorize_over_http(&at_op, login).await;
@@ -146,7 +151,10 @@ async fn me(s: &Server, jar: &mut Jar) -> Value {
 }
 
 fn user_id(session: &Value) -> String {
-    session["user"]["id"].as_str().unwrap_or_default().to_owned()
+    session["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn error_of(r: &Resp) -> String {
@@ -166,11 +174,17 @@ async fn assert_refused(s: &Server, r: &Resp, code: &str, jar: &mut Jar) {
     assert!(location.starts_with("/sign-in?"), "{location}");
     assert_eq!(error_of(r), code, "{location}");
     assert!(
-        !r.set_cookies().iter().any(|c| c.starts_with("__session=") && !c.starts_with("__session=;")),
+        !r.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("__session=") && !c.starts_with("__session=;")),
         "no session cookie on a refused flow: {:?}",
         r.set_cookies()
     );
-    assert_eq!(me(s, jar).await["auth"]["status"], "signed_out", "signed out");
+    assert_eq!(
+        me(s, jar).await["auth"]["status"],
+        "signed_out",
+        "signed out"
+    );
 }
 
 // ---- the real provider ------------------------------------------------------------------------
@@ -189,7 +203,10 @@ async fn first_sign_in_creates_the_user_and_the_second_signs_the_same_user_in(ki
     assert_eq!(session["user"]["email_verified"], true);
     assert_eq!(session["user"]["name"], "Test alice");
     let first = user_id(&session);
-    assert!(!jar.cookies.contains_key("__oauth_state"), "the state cookie is cleared");
+    assert!(
+        !jar.cookies.contains_key("__oauth_state"),
+        "the state cookie is cleared"
+    );
 
     let identities = s
         .idp
@@ -203,7 +220,10 @@ async fn first_sign_in_creates_the_user_and_the_second_signs_the_same_user_in(ki
     let connections = s.get("/auth/identities", &mut jar).await;
     assert_eq!(connections.status, 200, "{connections:?}");
     assert_eq!(connections.body["has_password"], false);
-    assert_eq!(connections.body["providers"], json!([{"id": "acme", "name": "Acme ID"}]));
+    assert_eq!(
+        connections.body["providers"],
+        json!([{"id": "acme", "name": "Acme ID"}])
+    );
 
     // Sign out, sign in again: the same user, no second account.
     let out = s.post_json("/auth/sign-out", json!({}), &mut jar).await;
@@ -213,7 +233,11 @@ async fn first_sign_in_creates_the_user_and_the_second_signs_the_same_user_in(ki
     assert_redirect(&r, "/");
     assert_eq!(user_id(&me(s, &mut jar).await), first);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM users").await, 1);
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM oauth_flows").await, 0, "flows are single use");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM oauth_flows").await,
+        0,
+        "flows are single use"
+    );
 }
 
 async fn a_verified_account_is_linked_by_its_address(kind: Kind) {
@@ -229,7 +253,11 @@ async fn a_verified_account_is_linked_by_its_address(kind: Kind) {
     let mut browser = Jar::default();
     let r = sign_in_at_op(&w, "bob@example.test", "/", &mut browser).await;
     assert_redirect(&r, "/");
-    assert_eq!(user_id(&me(s, &mut browser).await), local, "the same account");
+    assert_eq!(
+        user_id(&me(s, &mut browser).await),
+        local,
+        "the same account"
+    );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM identities").await, 1);
 }
 
@@ -238,7 +266,10 @@ async fn an_unverified_account_is_not_linked(kind: Kind) {
     let w = world(&db, |c| c).await;
     let s = &w.server;
     let mut jar = Jar::default();
-    assert_eq!(s.sign_up("carol@example.test", PW, &mut jar).await.status, 201);
+    assert_eq!(
+        s.sign_up("carol@example.test", PW, &mut jar).await.status,
+        201
+    );
 
     // Whoever controls carol@ at the provider must not get into an account whose owner never
     // proved the address (it may be a squatter's pre-registered account, or the other way round).
@@ -274,7 +305,11 @@ async fn connect_and_disconnect_from_the_profile(kind: Kind) {
 
     // Connect: a form post (same origin only), then the provider, then back to the profile.
     let r = s
-        .post_form("/auth/oauth/acme/link", &[("redirect_url", "/profile")], &mut jar)
+        .post_form(
+            "/auth/oauth/acme/link",
+            &[("redirect_url", "/profile")],
+            &mut jar,
+        )
         .await;
     let at_op = page_target(&r);
     assert!(at_op.starts_with(&w.op.issuer()), "{at_op}");
@@ -282,7 +317,11 @@ async fn connect_and_disconnect_from_the_profile(kind: Kind) {
     let callback = authorize_over_http(&at_op, "dana-elsewhere").await;
     let r = get(s, &callback, &mut jar).await;
     assert_redirect(&r, "/profile");
-    assert_eq!(user_id(&me(s, &mut jar).await), dana, "still dana's session");
+    assert_eq!(
+        user_id(&me(s, &mut jar).await),
+        dana,
+        "still dana's session"
+    );
     let c = s.get("/auth/identities", &mut jar).await.body;
     assert_eq!(c["identities"][0]["provider"], "acme", "{c}");
     assert_eq!(c["identities"][0]["email"], "dana-elsewhere@example.test");
@@ -298,7 +337,11 @@ async fn connect_and_disconnect_from_the_profile(kind: Kind) {
     let mut eve = Jar::default();
     s.sign_up("eve@example.test", PW, &mut eve).await;
     let r = s
-        .post_form("/auth/oauth/acme/link", &[("redirect_url", "/profile")], &mut eve)
+        .post_form(
+            "/auth/oauth/acme/link",
+            &[("redirect_url", "/profile")],
+            &mut eve,
+        )
         .await;
     let callback = authorize_over_http(&page_target(&r), "dana-elsewhere").await;
     let r = get(s, &callback, &mut eve).await;
@@ -306,19 +349,27 @@ async fn connect_and_disconnect_from_the_profile(kind: Kind) {
 
     // Disconnect (form): back to the profile; nothing left connected.
     let r = s
-        .post_form("/auth/identities/acme/unlink", &[("redirect_url", "/profile")], &mut jar)
+        .post_form(
+            "/auth/identities/acme/unlink",
+            &[("redirect_url", "/profile")],
+            &mut jar,
+        )
         .await;
     assert_redirect(&r, "/profile");
     let c = s.get("/auth/identities", &mut jar).await.body;
     assert_eq!(c["identities"], json!([]), "{c}");
-    let r = s.post_json("/auth/identities/acme/unlink", json!({}), &mut jar).await;
+    let r = s
+        .post_json("/auth/identities/acme/unlink", json!({}), &mut jar)
+        .await;
     assert_eq!((r.status, r.error()), (404, "Not found"), "{r:?}");
 
     // A user made by the provider cannot drop their only way in, until they set a password.
     let mut frank = Jar::default();
     let r = sign_in_at_op(&w, "frank", "/", &mut frank).await;
     assert_redirect(&r, "/");
-    let r = s.post_json("/auth/identities/acme/unlink", json!({}), &mut frank).await;
+    let r = s
+        .post_json("/auth/identities/acme/unlink", json!({}), &mut frank)
+        .await;
     assert_eq!(r.status, 409, "{r:?}");
     assert_eq!(
         r.error(),
@@ -332,7 +383,9 @@ async fn connect_and_disconnect_from_the_profile(kind: Kind) {
         )
         .await;
     assert_eq!(r.status, 200, "setting a first password: {r:?}");
-    let r = s.post_json("/auth/identities/acme/unlink", json!({}), &mut frank).await;
+    let r = s
+        .post_json("/auth/identities/acme/unlink", json!({}), &mut frank)
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["has_password"], true);
     let mut again = Jar::default();
@@ -424,7 +477,11 @@ async fn the_callback_refuses_what_this_browser_did_not_start() {
     let mut jar = Jar::default();
     let r = sign_in_at_op(&w, "unverified-walt", "/", &mut jar).await;
     assert_refused(s, &r, "oauth_unverified_email", &mut jar).await;
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM users").await, 1, "only mallory");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM users").await,
+        1,
+        "only mallory"
+    );
 
     // An off-site redirect_url lands on the home page.
     let mut jar = Jar::default();
@@ -451,7 +508,10 @@ async fn an_unreachable_provider_is_a_clear_message() {
     let mut jar = Jar::default();
     let r = s.get("/auth/oauth/acme?redirect_url=/x", &mut jar).await;
     assert_refused(&s, &r, "oauth_unavailable", &mut jar).await;
-    assert!(r.header("location").unwrap().contains("redirect_url=%2Fx"), "{r:?}");
+    assert!(
+        r.header("location").unwrap().contains("redirect_url=%2Fx"),
+        "{r:?}"
+    );
 }
 
 // ---- GitHub (its documented shape, served locally) --------------------------------------------
@@ -465,8 +525,14 @@ async fn github_world(db: &TestDb) -> (Server, GithubDouble) {
         ("AUTH_OAUTH_PROVIDERS", "github".into()),
         ("AUTH_OAUTH_GITHUB_CLIENT_ID", CLIENT_ID.into()),
         ("AUTH_OAUTH_GITHUB_CLIENT_SECRET", CLIENT_SECRET.into()),
-        ("AUTH_OAUTH_GITHUB_AUTH_URL", format!("{api}/login/oauth/authorize")),
-        ("AUTH_OAUTH_GITHUB_TOKEN_URL", format!("{api}/login/oauth/access_token")),
+        (
+            "AUTH_OAUTH_GITHUB_AUTH_URL",
+            format!("{api}/login/oauth/authorize"),
+        ),
+        (
+            "AUTH_OAUTH_GITHUB_TOKEN_URL",
+            format!("{api}/login/oauth/access_token"),
+        ),
         ("AUTH_OAUTH_GITHUB_API_URL", api.clone()),
     ]);
     let s = Server::serve(Idp::connect(config).await.unwrap(), listener, base);
@@ -516,7 +582,10 @@ async fn github_signs_in_with_its_primary_verified_address() {
     let r = get(&s, &github_authorize(&at_github).await, &mut jar).await;
     assert_redirect(&r, "/welcome");
     let session = me(&s, &mut jar).await;
-    assert_eq!(session["user"]["email"], "octocat@example.test", "{session}");
+    assert_eq!(
+        session["user"]["email"], "octocat@example.test",
+        "{session}"
+    );
     assert_eq!(session["user"]["name"], "The Octocat");
     assert_eq!(
         session["user"]["image_url"],
@@ -524,8 +593,10 @@ async fn github_signs_in_with_its_primary_verified_address() {
     );
     assert_eq!(gh.hits("/user/emails"), 1);
     assert_eq!(
-        db.scalar("SELECT COUNT(*) FROM identities WHERE provider = 'github' AND subject = '583231'")
-            .await,
+        db.scalar(
+            "SELECT COUNT(*) FROM identities WHERE provider = 'github' AND subject = '583231'"
+        )
+        .await,
         1
     );
 

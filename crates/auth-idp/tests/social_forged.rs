@@ -224,7 +224,10 @@ async fn forged_id_tokens_sign_no_one_in() {
     op.lock().unwrap().forgery = Forgery::OtherIssuer;
     let mut jar = Jar::default();
     let landed = flow(&s, &mut jar).await;
-    assert!(landed.starts_with("/sign-in?error=oauth_failed"), "{landed}");
+    assert!(
+        landed.starts_with("/sign-in?error=oauth_failed"),
+        "{landed}"
+    );
 
     for forgery in [
         Forgery::OtherAudience,

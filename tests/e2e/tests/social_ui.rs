@@ -6,7 +6,9 @@
 //! the sign-in form. The "Continue with …" buttons are plain links (they work before the wasm).
 
 use e2e::oidc::{OidcClient, OidcProvider};
-use e2e::ui::{NAME, click, cookie_header, no_redirects, sign_up, text_of, wait_for, wait_hydrated};
+use e2e::ui::{
+    NAME, click, cookie_header, no_redirects, sign_up, text_of, wait_for, wait_hydrated,
+};
 use e2e::{AppServer, Browser};
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
@@ -85,7 +87,10 @@ async fn signed_in_as(server: &AppServer, client: &Client) -> String {
         .json()
         .await
         .unwrap();
-    answer["user"]["email"].as_str().unwrap_or_default().to_owned()
+    answer["user"]["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn wait_path(client: &Client, path: &str) {
@@ -170,12 +175,20 @@ async fn connect_sign_in_disconnect_and_sign_up_with_a_provider() {
     open_profile(&server, client).await;
     click(client, &disconnect_button("acme")).await;
     wait_for(client, &connect_button("acme")).await;
-    assert!(client.find(Locator::Css(&disconnect_button("acme"))).await.is_err());
+    assert!(
+        client
+            .find(Locator::Css(&disconnect_button("acme")))
+            .await
+            .is_err()
+    );
 
     // So the next "Continue with Acme ID" creates a new user from the provider's profile…
     sign_out(client).await;
     continue_with_acme(&server, client, &op, "bea-at-acme").await;
-    assert_eq!(signed_in_as(&server, client).await, "bea-at-acme@example.test");
+    assert_eq!(
+        signed_in_as(&server, client).await,
+        "bea-at-acme@example.test"
+    );
     wait_for(client, "#dashboard-greeting").await;
     assert_eq!(
         text_of(client, "#dashboard-greeting").await,
@@ -185,7 +198,12 @@ async fn connect_sign_in_disconnect_and_sign_up_with_a_provider() {
     open_profile(&server, client).await;
     let section = text_of(client, "#auth-connections").await;
     assert!(section.contains("Acme ID"), "{section}");
-    assert!(client.find(Locator::Css(&disconnect_button("acme"))).await.is_err());
+    assert!(
+        client
+            .find(Locator::Css(&disconnect_button("acme")))
+            .await
+            .is_err()
+    );
     let set_password = text_of(client, "body").await;
     assert!(set_password.contains("Set a password"), "{set_password}");
 

@@ -10,8 +10,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
-    Scope, SignatureVerificationError, TokenResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -160,7 +160,9 @@ impl ProviderClient {
         match &self.config.endpoints {
             OAuthEndpoints::Discovery { issuer } => {
                 let metadata = self.metadata(http, issuer, false).await?;
-                let client = self.oidc_client(metadata).set_redirect_uri(redirect.clone());
+                let client = self
+                    .oidc_client(metadata)
+                    .set_redirect_uri(redirect.clone());
                 let response = client
                     .exchange_code(code)
                     .map_err(|e| FlowError::Failed(format!("no token endpoint: {e}")))?
@@ -168,15 +170,13 @@ impl ProviderClient {
                     .request_async(http)
                     .await
                     .map_err(token_error)?;
-                let id_token = response
-                    .id_token()
-                    .ok_or_else(|| FlowError::Failed("the token response has no id_token".into()))?;
+                let id_token = response.id_token().ok_or_else(|| {
+                    FlowError::Failed("the token response has no id_token".into())
+                })?;
                 let nonce = Nonce::new(nonce.to_owned());
                 let checked = {
                     let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS);
-                    id_token
-                        .claims(&verifier, &nonce)
-                        .map(profile_of)
+                    id_token.claims(&verifier, &nonce).map(profile_of)
                 };
                 let profile = match checked {
                     Ok(profile) => profile,
@@ -246,12 +246,14 @@ impl ProviderClient {
         else {
             return Err(FlowError::Failed("not a GitHub provider".into()));
         };
-        Ok(oauth2::basic::BasicClient::new(ClientId::new(self.config.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.config.client_secret.clone()))
-            // GitHub documents the credentials as form fields.
-            .set_auth_type(oauth2::AuthType::RequestBody)
-            .set_auth_uri(oauth2::AuthUrl::from_url(authorize.clone()))
-            .set_token_uri(oauth2::TokenUrl::from_url(token.clone())))
+        Ok(
+            oauth2::basic::BasicClient::new(ClientId::new(self.config.client_id.clone()))
+                .set_client_secret(ClientSecret::new(self.config.client_secret.clone()))
+                // GitHub documents the credentials as form fields.
+                .set_auth_type(oauth2::AuthType::RequestBody)
+                .set_auth_uri(oauth2::AuthUrl::from_url(authorize.clone()))
+                .set_token_uri(oauth2::TokenUrl::from_url(token.clone())),
+        )
     }
 }
 
@@ -326,7 +328,10 @@ async fn github_profile(
         subject: user.id.to_string(),
         email_verified: primary.as_ref().is_some_and(|e| e.verified),
         email: primary.map(|e| e.email),
-        name: user.name.filter(|n| !n.trim().is_empty()).or(Some(user.login)),
+        name: user
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .or(Some(user.login)),
         picture: user.avatar_url,
     })
 }

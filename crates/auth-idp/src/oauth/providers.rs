@@ -9,6 +9,7 @@ use url::Url;
 
 /// How the provider is spoken to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // built once at start, a handful per app
 pub enum OAuthEndpoints {
     /// OpenID Connect: endpoints and keys from `<issuer>/.well-known/openid-configuration`; the
     /// ID token's `iss` must equal `issuer` exactly.
@@ -120,7 +121,12 @@ fn endpoint(name: &str, value: &str) -> Result<Url, ConfigError> {
     match url.scheme() {
         "https" => {}
         "http" if is_loopback_host(&url) => {}
-        _ => return Err(invalid(name, "must be an https URL (http only on localhost)")),
+        _ => {
+            return Err(invalid(
+                name,
+                "must be an https URL (http only on localhost)",
+            ));
+        }
     }
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err(invalid(name, "must not hold credentials or a fragment"));
@@ -181,7 +187,10 @@ impl OAuthProvider {
                 ));
             }
             if providers.iter().any(|p| p.id == id) {
-                return Err(invalid("AUTH_OAUTH_PROVIDERS", format!("`{id}` is listed twice")));
+                return Err(invalid(
+                    "AUTH_OAUTH_PROVIDERS",
+                    format!("`{id}` is listed twice"),
+                ));
             }
             providers.push(Self::read(&id, &get)?);
         }
@@ -319,13 +328,24 @@ mod tests {
         ]
     }
 
-    fn with(list: &str, extra: &[(&str, &str)], ids: &[&str]) -> Result<Vec<OAuthProvider>, ConfigError> {
+    fn with(
+        list: &str,
+        extra: &[(&str, &str)],
+        ids: &[&str],
+    ) -> Result<Vec<OAuthProvider>, ConfigError> {
         let mut owned: Vec<(String, String)> = vec![("AUTH_OAUTH_PROVIDERS".into(), list.into())];
         for id in ids {
             owned.extend(creds(id));
         }
-        owned.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let refs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        owned.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let refs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         read(&refs)
     }
 
@@ -334,34 +354,50 @@ mod tests {
         let p = with("google,github,gitlab", &[], &["GOOGLE", "GITHUB", "GITLAB"]).unwrap();
         assert_eq!(
             p[0].endpoints,
-            OAuthEndpoints::Discovery { issuer: "https://accounts.google.com".into() }
+            OAuthEndpoints::Discovery {
+                issuer: "https://accounts.google.com".into()
+            }
         );
         assert_eq!(p[0].scopes, ["openid", "email", "profile"]);
         assert!(matches!(p[1].endpoints, OAuthEndpoints::Github { .. }));
         assert_eq!(p[1].name, "GitHub");
         assert_eq!(p[1].scopes, ["read:user", "user:email"]);
         assert_eq!(p[2].name, "GitLab");
-        assert!(!format!("{:?}", p[0]).contains("sec\""), "the secret is hidden");
+        assert!(
+            !format!("{:?}", p[0]).contains("sec\""),
+            "the secret is hidden"
+        );
     }
 
     #[test]
     fn microsoft_needs_a_tenant_id() {
         let err = with("microsoft", &[], &["MICROSOFT"]).unwrap_err();
-        assert!(err.to_string().contains("AUTH_OAUTH_MICROSOFT_TENANT"), "{err}");
-        let err = with("microsoft", &[("AUTH_OAUTH_MICROSOFT_TENANT", "common")], &["MICROSOFT"])
-            .unwrap_err();
+        assert!(
+            err.to_string().contains("AUTH_OAUTH_MICROSOFT_TENANT"),
+            "{err}"
+        );
+        let err = with(
+            "microsoft",
+            &[("AUTH_OAUTH_MICROSOFT_TENANT", "common")],
+            &["MICROSOFT"],
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no fixed issuer"), "{err}");
         let p = with(
             "microsoft",
-            &[("AUTH_OAUTH_MICROSOFT_TENANT", "9188040d-6c67-4c5b-b112-36a304b66dad")],
+            &[(
+                "AUTH_OAUTH_MICROSOFT_TENANT",
+                "9188040d-6c67-4c5b-b112-36a304b66dad",
+            )],
             &["MICROSOFT"],
         )
         .unwrap();
         assert_eq!(
             p[0].endpoints,
             OAuthEndpoints::Discovery {
-                issuer: "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
-                    .into()
+                issuer:
+                    "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+                        .into()
             }
         );
     }
@@ -370,13 +406,38 @@ mod tests {
     fn bad_settings_name_their_variable() {
         for (list, extra, ids, var) in [
             ("acme", vec![], vec!["ACME"], "AUTH_OAUTH_ACME_ISSUER"),
-            ("acme", vec![("AUTH_OAUTH_ACME_ISSUER", "http://sso.acme.example")], vec!["ACME"], "AUTH_OAUTH_ACME_ISSUER"),
-            ("acme", vec![("AUTH_OAUTH_ACME_ISSUER", "not a url")], vec!["ACME"], "AUTH_OAUTH_ACME_ISSUER"),
-            ("github", vec![("AUTH_OAUTH_GITHUB_API_URL", "ftp://x")], vec!["GITHUB"], "AUTH_OAUTH_GITHUB_API_URL"),
+            (
+                "acme",
+                vec![("AUTH_OAUTH_ACME_ISSUER", "http://sso.acme.example")],
+                vec!["ACME"],
+                "AUTH_OAUTH_ACME_ISSUER",
+            ),
+            (
+                "acme",
+                vec![("AUTH_OAUTH_ACME_ISSUER", "not a url")],
+                vec!["ACME"],
+                "AUTH_OAUTH_ACME_ISSUER",
+            ),
+            (
+                "github",
+                vec![("AUTH_OAUTH_GITHUB_API_URL", "ftp://x")],
+                vec!["GITHUB"],
+                "AUTH_OAUTH_GITHUB_API_URL",
+            ),
             ("google", vec![], vec![], "AUTH_OAUTH_GOOGLE_CLIENT_ID"),
             ("Go_ogle", vec![], vec![], "AUTH_OAUTH_PROVIDERS"),
-            ("google,google", vec![], vec!["GOOGLE"], "AUTH_OAUTH_PROVIDERS"),
-            ("google", vec![("AUTH_OAUTH_TRUSTED_FOR_LINKING", "github")], vec!["GOOGLE"], "AUTH_OAUTH_TRUSTED_FOR_LINKING"),
+            (
+                "google,google",
+                vec![],
+                vec!["GOOGLE"],
+                "AUTH_OAUTH_PROVIDERS",
+            ),
+            (
+                "google",
+                vec![("AUTH_OAUTH_TRUSTED_FOR_LINKING", "github")],
+                vec!["GOOGLE"],
+                "AUTH_OAUTH_TRUSTED_FOR_LINKING",
+            ),
         ] {
             let err = with(list, &extra, &ids).unwrap_err();
             assert!(err.to_string().contains(var), "{list} {extra:?}: {err}");

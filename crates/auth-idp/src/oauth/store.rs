@@ -127,11 +127,12 @@ impl Store {
         provider: &str,
         subject: &str,
     ) -> Result<Option<String>, IdpError> {
-        let row = sqlx::query("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
-            .bind(provider)
-            .bind(subject)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
+                .bind(provider)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(r) => Some(r.try_get(0)?),
             None => None,
