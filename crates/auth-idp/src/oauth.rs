@@ -27,7 +27,7 @@ use crate::error::{ApiError, IdpError};
 use crate::redirect::safe_redirect;
 use crate::routes::{AppState, append_cookies, caller, client_address, read_post, see_other};
 use crate::session::{DEFAULT_ROLES, hash_secret, new_id, random_token};
-use crate::store::{NewAccount, mark_email_verified, now};
+use crate::store::{NewAccount, now};
 use crate::validate::{is_valid_email, normalise_email};
 use auth_server::{Auth, AuthContext};
 use auth_types::User;
@@ -328,6 +328,8 @@ struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    /// The authorization response's issuer (RFC 9207), when the provider sends one.
+    iss: Option<String>,
 }
 
 /// What a completed flow did.
@@ -452,6 +454,17 @@ impl Inner {
             } else {
                 FAILED
             });
+        }
+        // Mix-up defence (RFC 9207): a response that names its issuer must name this one.
+        if let (Some(iss), OAuthEndpoints::Discovery { issuer }) =
+            (&query.iss, &provider.config.endpoints)
+            && iss != issuer
+        {
+            return Err(self.flow_failed(
+                provider_id,
+                "callback",
+                &FlowError::Failed(format!("the response names another issuer: {iss}")),
+            ));
         }
         let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
             return Err(self.flow_failed(
@@ -582,18 +595,21 @@ impl Inner {
                 return Err(ACCOUNT_EXISTS);
             }
             let now = now();
-            match self
-                .store
-                .link_identity(user.id.as_str(), &identity, now)
-                .await
-            {
+            let linked = if user.email_verified {
+                self.store
+                    .link_identity(user.id.as_str(), &identity, now)
+                    .await
+            } else {
+                // A provider trusted for linking vouched for the address: it is the owner's
+                // now, and nothing set up before that proof keeps working.
+                self.store
+                    .claim_unverified_account(user.id.as_str(), &identity, now)
+                    .await
+            };
+            match linked {
                 Ok(()) => {}
                 Err(e) if e.is_unique_violation() => return Err(IDENTITY_TAKEN),
                 Err(e) => return Err(e.into()),
-            }
-            if !user.email_verified {
-                // A provider trusted for linking vouched for the address.
-                mark_email_verified(&self.store.pool, user.id.as_str(), now).await?;
             }
             tracing::info!(
                 target: EVENTS,

@@ -278,7 +278,8 @@ async fn an_unverified_account_is_not_linked(kind: Kind) {
     assert_refused(s, &r, "account_exists", &mut browser).await;
     assert_eq!(db.scalar("SELECT COUNT(*) FROM identities").await, 0);
 
-    // A provider the operator trusts with its addresses links, and vouches for the address.
+    // A provider the operator trusts with its addresses links, and vouches for the address;
+    // what was set up before that proof (the password, the sessions) stops working.
     drop(w);
     let w = world_with(
         &db,
@@ -293,6 +294,16 @@ async fn an_unverified_account_is_not_linked(kind: Kind) {
     assert_eq!(session["user"]["email"], "carol@example.test");
     assert_eq!(session["user"]["email_verified"], true);
     assert_eq!(db.scalar("SELECT COUNT(*) FROM users").await, 1);
+    let r = w
+        .server
+        .sign_in("carol@example.test", PW, &mut Jar::default())
+        .await;
+    assert_eq!(r.status, 401, "the pre-proof password is gone: {r:?}");
+    assert_eq!(
+        me(&w.server, &mut jar).await["auth"]["status"],
+        "signed_out",
+        "the pre-proof session is revoked"
+    );
 }
 
 async fn connect_and_disconnect_from_the_profile(kind: Kind) {
@@ -463,6 +474,23 @@ async fn the_callback_refuses_what_this_browser_did_not_start() {
             &mut jar,
         )
         .await;
+    assert_refused(s, &r, "oauth_failed", &mut jar).await;
+
+    // A response naming another issuer (RFC 9207 mix-up defence) is refused.
+    let mut jar = Jar::default();
+    let at_op = start(s, "acme", "/", &mut jar).await;
+    let mut callback = url::Url::parse(&authorize_over_http(&at_op, "mallory").await).unwrap();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .filter(|(k, _)| k != "iss")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    callback
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair("iss", "https://accounts.example.com");
+    let r = get(s, callback.as_str(), &mut jar).await;
     assert_refused(s, &r, "oauth_failed", &mut jar).await;
 
     // Consent denied at the provider.

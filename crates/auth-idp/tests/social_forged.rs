@@ -182,6 +182,9 @@ async fn start_op() -> Shared {
         .route("/jwks", get(jwks))
         .route("/authorize", get(authorize))
         .route("/token", post(token))
+        // A discovery document under another path that names the main issuer: a provider
+        // configured with `<base>/mixup` must refuse it.
+        .route("/mixup/.well-known/openid-configuration", get(discovery))
         .with_state(op.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     op
@@ -260,4 +263,60 @@ async fn forged_id_tokens_sign_no_one_in() {
     assert_eq!(flow(&s, &mut jar).await, "/home");
     let session = s.get("/auth/session", &mut jar).await.body;
     assert_eq!(session["user"]["email"], "victim@example.test", "{session}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discovery_document_for_another_issuer_and_too_many_starts_are_refused() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    let op = start_op().await;
+    let issuer = op.lock().unwrap().issuer.clone();
+    let vars = HashMap::from([
+        ("AUTH_OAUTH_PROVIDERS", "evil,mixup".to_owned()),
+        ("AUTH_OAUTH_EVIL_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AUTH_OAUTH_EVIL_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("AUTH_OAUTH_EVIL_ISSUER", issuer.clone()),
+        ("AUTH_OAUTH_MIXUP_CLIENT_ID", CLIENT_ID.to_owned()),
+        ("AUTH_OAUTH_MIXUP_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
+        ("AUTH_OAUTH_MIXUP_ISSUER", format!("{issuer}/mixup")),
+    ]);
+    let (listener, base) = listener().await;
+    let mut config = config(&db, &base);
+    config.oauth_providers = OAuthProvider::from_lookup(|n| vars.get(n).cloned()).unwrap();
+    let s = Server::serve(Idp::connect(config).await.unwrap(), listener, base);
+
+    let mut jar = Jar::default();
+    let r = s.get("/auth/oauth/mixup?redirect_url=/", &mut jar).await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert!(
+        r.header("location")
+            .unwrap()
+            .starts_with("/sign-in?error=oauth_unavailable"),
+        "{r:?}"
+    );
+    assert!(
+        op.lock().unwrap().nonces.is_empty(),
+        "the browser never went there"
+    );
+
+    // Each start writes a row: 60 per client address per 15 minutes (the refused one above did
+    // not count: it was refused after the count).
+    let mut started = 0;
+    let refused = loop {
+        let r = s
+            .get("/auth/oauth/evil?redirect_url=/", &mut Jar::default())
+            .await;
+        let location = r.header("location").unwrap_or_default().to_owned();
+        if location.starts_with(&issuer) {
+            started += 1;
+            assert!(started <= 60, "more than 60 starts from one address");
+        } else {
+            break location;
+        }
+    };
+    assert!(
+        refused.starts_with("/sign-in?error=rate_limited"),
+        "{refused}"
+    );
+    assert_eq!(started, 59, "60 starts in all, counting the refused mix-up");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM oauth_flows").await, 59);
 }

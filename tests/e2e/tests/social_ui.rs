@@ -13,7 +13,7 @@ use e2e::{AppServer, Browser};
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 
-const CLIENT_ID: &str = "demo-app";
+const CLIENT_ID: &str = "web-app";
 const CLIENT_SECRET: &str = "a-long-client-secret-for-the-browser-tests";
 const BUTTON: &str = r#"a.auth-social[data-provider="acme"]"#;
 

@@ -211,7 +211,7 @@ impl OAuthProvider {
 
     /// One provider's settings.
     fn read(id: &str, get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let prefix = format!("AUTH_OAUTH_{}_", id.to_ascii_uppercase().replace('-', "_"));
+        let prefix = format!("AUTH_OAUTH_{}", id.to_ascii_uppercase().replace('-', "_"));
         let name_of = |suffix: &str| format!("{prefix}{suffix}");
         let required = |suffix: &str| {
             get(&name_of(suffix)).ok_or_else(|| ConfigError::Missing {
@@ -219,8 +219,8 @@ impl OAuthProvider {
                 context: " for a provider listed in AUTH_OAUTH_PROVIDERS",
             })
         };
-        let client_id = required("CLIENT_ID")?.trim().to_owned();
-        let client_secret = required("CLIENT_SECRET")?.trim().to_owned();
+        let client_id = required("_CLIENT_ID")?.trim().to_owned();
+        let client_secret = required("_CLIENT_SECRET")?.trim().to_owned();
         let preset = preset(id);
         let url_of = |suffix: &str, default: &str| {
             let name = name_of(suffix);
@@ -228,16 +228,16 @@ impl OAuthProvider {
         };
         let endpoints = match &preset {
             Some(p) if p.issuer.is_none() => OAuthEndpoints::Github {
-                authorize: url_of("AUTH_URL", "https://github.com/login/oauth/authorize")?,
-                token: url_of("TOKEN_URL", "https://github.com/login/oauth/access_token")?,
-                api: url_of("API_URL", "https://api.github.com")?,
+                authorize: url_of("_AUTH_URL", "https://github.com/login/oauth/authorize")?,
+                token: url_of("_TOKEN_URL", "https://github.com/login/oauth/access_token")?,
+                api: url_of("_API_URL", "https://api.github.com")?,
             },
             _ => {
-                let issuer_var = name_of("ISSUER");
+                let issuer_var = name_of("_ISSUER");
                 let issuer = match (get(&issuer_var), preset.as_ref().and_then(|p| p.issuer)) {
                     (Some(issuer), _) => issuer,
                     (None, Some(template)) if template.contains("{tenant}") => {
-                        let tenant = required("TENANT")?;
+                        let tenant = required("_TENANT")?;
                         let tenant = tenant.trim();
                         if !tenant
                             .chars()
@@ -245,7 +245,7 @@ impl OAuthProvider {
                             || matches!(tenant, "common" | "organizations" | "consumers")
                         {
                             return Err(invalid(
-                                &name_of("TENANT"),
+                                &name_of("_TENANT"),
                                 "must be your directory (tenant) id: `common`, `organizations` \
                                  and `consumers` have no fixed issuer",
                             ));
@@ -267,7 +267,7 @@ impl OAuthProvider {
             }
         };
         let default_scopes = preset.as_ref().map_or(OIDC_SCOPES, |p| p.scopes);
-        let mut scopes: Vec<String> = get(&name_of("SCOPES"))
+        let mut scopes: Vec<String> = get(&name_of("_SCOPES"))
             .unwrap_or_else(|| default_scopes.to_owned())
             .split([' ', ','])
             .filter(|s| !s.is_empty())
@@ -278,11 +278,14 @@ impl OAuthProvider {
         {
             scopes.insert(0, "openid".to_owned());
         }
-        let name = match get(&name_of("NAME")) {
+        let name = match get(&name_of("_NAME")) {
             Some(name) => {
                 let name = name.trim().to_owned();
                 if name.chars().count() > 40 || name.chars().any(char::is_control) {
-                    return Err(invalid(&name_of("NAME"), "at most 40 printable characters"));
+                    return Err(invalid(
+                        &name_of("_NAME"),
+                        "at most 40 printable characters",
+                    ));
                 }
                 name
             }

@@ -223,6 +223,39 @@ impl Store {
         Ok(Unlinked::Done)
     }
 
+    /// Connects a provider account trusted for linking to a local account whose address was
+    /// never verified, as one transaction: the address becomes verified, and whatever else
+    /// could get in goes — the password (perhaps set by whoever registered the address before
+    /// its owner), live sessions and mailed codes. Otherwise a squatter's password would keep
+    /// working in the owner's account (pre-account takeover).
+    pub(crate) async fn claim_unverified_account(
+        &self,
+        user_id: &str,
+        identity: &NewIdentity<'_>,
+        now: i64,
+    ) -> Result<(), IdpError> {
+        let mut tx = self.pool.begin().await?;
+        insert_identity(&mut tx, user_id, identity, now).await?;
+        sqlx::query("DELETE FROM credentials WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM one_time_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        crate::store::mark_email_verified(&mut *tx, user_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Whether the user has a password.
     pub(crate) async fn has_password(&self, user_id: &str) -> Result<bool, IdpError> {
         Ok(self.credential(user_id).await?.is_some())
