@@ -196,11 +196,10 @@ async fn start_link(
     Auth(auth): Auth,
     req: Request,
 ) -> Response {
-    let post = match read_post::<RedirectRequest>(&inner, req, true).await {
-        Ok(post) => post,
+    let (post, redirect) = match read_profile_post(&inner, req).await {
+        Ok(read) => read,
         Err(refused) => return refused,
     };
-    let redirect = profile_redirect(&post.input);
     let me = match inner.me(&auth).await {
         Ok(me) => me,
         Err(e) => return land(&inner, &e, &redirect, true),
@@ -243,12 +242,18 @@ fn leave_by_page(mut redirect: Response) -> Response {
     redirect
 }
 
-/// Where a profile action returns: its `redirect_url`, the profile page by default.
-fn profile_redirect(input: &RedirectRequest) -> String {
-    match input.redirect_url.as_deref() {
+/// A profile action's post (body optional) and where it returns: its `redirect_url`, the
+/// profile page by default.
+async fn read_profile_post(
+    inner: &Inner,
+    req: Request,
+) -> Result<(crate::routes::Post<RedirectRequest>, String), Response> {
+    let post = read_post::<RedirectRequest>(inner, req, true).await?;
+    let redirect = match post.input.redirect_url.as_deref() {
         Some(raw) => safe_redirect(Some(raw)),
         None => paths::PROFILE_PAGE.to_owned(),
-    }
+    };
+    Ok((post, redirect))
 }
 
 impl Inner {
@@ -752,11 +757,10 @@ async fn unlink(
     Auth(auth): Auth,
     req: Request,
 ) -> Response {
-    let post = match read_post::<RedirectRequest>(&inner, req, true).await {
-        Ok(post) => post,
+    let (post, redirect) = match read_profile_post(&inner, req).await {
+        Ok(read) => read,
         Err(refused) => return refused,
     };
-    let redirect = profile_redirect(&post.input);
     let outcome = async {
         let me = inner.me(&auth).await?;
         let user_id = me.user.id.as_str();

@@ -485,3 +485,17 @@ pub fn html_unescape(html: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// What `/auth/session` answers a request carrying `cookies` (a `Cookie` header value): the
+/// auth state and the public user.
+pub async fn session(server: &AppServer, cookies: &str) -> Value {
+    reqwest::Client::new()
+        .get(server.url("/auth/session"))
+        .header("cookie", cookies)
+        .send()
+        .await
+        .expect("GET /auth/session")
+        .json()
+        .await
+        .expect("/auth/session answers JSON")
+}

@@ -7,8 +7,13 @@
 //! only std, tokio, serde_json, reqwest (no cookie feature) and url.
 #![allow(dead_code)] // each including test binary uses a part
 
+// Also included on its own (`#[path]`) by auth-idp's tests, so it brings its own copy.
+#[allow(clippy::duplicate_mod)]
+#[path = "ports.rs"]
+mod ports;
+use ports::{free_port, unique};
 use std::collections::BTreeMap;
-use std::net::TcpListener;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -377,18 +382,4 @@ fn provider_dir() -> PathBuf {
     found.pop().unwrap_or_else(|| {
         panic!("OIDC_PROVIDER_DIR is not set and oidc-provider is not installed: {HOW}")
     })
-}
-
-/// A free loopback port (bound, then released for node).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }

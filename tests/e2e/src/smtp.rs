@@ -7,8 +7,13 @@
 //! only std, tokio and serde_json.
 #![allow(dead_code)] // each including test binary uses a part
 
+// Also included on its own (`#[path]`) by auth-idp's tests, so it brings its own copy.
+#[allow(clippy::duplicate_mod)]
+#[path = "ports.rs"]
+mod ports;
+use ports::{free_port, unique};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -242,20 +247,6 @@ fn maildev_binary() -> PathBuf {
     on_path
         .or_else(cached)
         .unwrap_or_else(|| panic!("maildev is not installed: {HOW}"))
-}
-
-/// A free loopback port (bound, then released for maildev).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 /// A plain HTTP/1.0 GET on loopback (maildev answers with a length or closes): status and body.

@@ -111,16 +111,7 @@ fn link_in(mail: &Mail, server: &AppServer, page: &str) -> String {
 
 /// The auth status `/auth/session` answers to a request with these cookies.
 async fn session_status(server: &AppServer, cookies: &str) -> String {
-    let answer: serde_json::Value = no_redirects()
-        .get(server.url("/auth/session"))
-        .header("cookie", cookies)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["auth"]["status"]
+    http::session(server, cookies).await["auth"]["status"]
         .as_str()
         .unwrap_or_default()
         .to_owned()

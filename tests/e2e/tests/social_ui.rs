@@ -6,9 +6,7 @@
 //! the sign-in form. The "Continue with …" buttons are plain links (they work before the wasm).
 
 use e2e::oidc::{OidcClient, OidcProvider};
-use e2e::ui::{
-    NAME, click, cookie_header, no_redirects, sign_up, text_of, wait_for, wait_hydrated,
-};
+use e2e::ui::{NAME, click, cookie_header, sign_up, text_of, wait_for, wait_hydrated};
 use e2e::{AppServer, Browser};
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
@@ -78,15 +76,7 @@ async fn at_provider(client: &Client, op: &OidcProvider, login: &str) {
 
 /// The signed-in user's email, from `/auth/session` with the browser's cookies ("" signed out).
 async fn signed_in_as(server: &AppServer, client: &Client) -> String {
-    let answer: serde_json::Value = no_redirects()
-        .get(server.url("/auth/session"))
-        .header("cookie", cookie_header(client).await)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = e2e::http::session(server, &cookie_header(client).await).await;
     answer["user"]["email"]
         .as_str()
         .unwrap_or_default()
