@@ -238,6 +238,20 @@ async fn first_sign_in_creates_the_user_and_the_second_signs_the_same_user_in(ki
         0,
         "flows are single use"
     );
+
+    // Without a password, the session alone confirms deleting the account (no password field
+    // sent at all); its connected accounts go with it.
+    let r = s
+        .post_form(
+            "/auth/account/delete",
+            &[("redirect_url", "/bye")],
+            &mut jar,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    assert_eq!(r.header("location"), Some("/bye"));
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM users").await, 0);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM identities").await, 0);
 }
 
 async fn a_verified_account_is_linked_by_its_address(kind: Kind) {

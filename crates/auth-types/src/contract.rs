@@ -456,7 +456,8 @@ pub struct ChangePasswordRequest {
 pub struct ChangeEmailRequest {
     /// The new address.
     pub email: String,
-    /// The account's password.
+    /// The account's password (empty for an account without one: a provider's).
+    #[serde(default)]
     pub password: String,
     /// Same-origin path to go to afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,7 +467,8 @@ pub struct ChangeEmailRequest {
 /// The body of `POST /auth/account/delete`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordRequest {
-    /// The account's password, re-entered.
+    /// The account's password, re-entered (empty for an account without one).
+    #[serde(default)]
     pub password: String,
     /// Same-origin path to go to afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -263,6 +263,13 @@ async fn the_last_way_in_cannot_be_disconnected_and_the_password_is_set_not_chan
     assert!(!html.contains("auth-password-current"), "{html}");
     assert!(!html.contains(r#"name="current_password""#), "{html}");
     assert!(!html.contains("Change password"), "{html}");
+    // Changing the address and deleting the account ask for no password it does not have.
+    assert_all(
+        &html,
+        &[r#"id="auth-email-form""#, r#"id="auth-delete-form""#],
+    );
+    assert!(!html.contains(r#"id="auth-email-password""#), "{html}");
+    assert!(!html.contains(r#"id="auth-delete-password""#), "{html}");
 }
 
 #[tokio::test]
@@ -299,6 +306,8 @@ async fn another_way_in_allows_disconnecting() {
             r#"type="hidden" name="redirect_url" value="/account""#,
             "Change password",
             r#"name="current_password""#,
+            r#"id="auth-email-password""#,
+            r#"id="auth-delete-password""#,
         ],
     );
     assert!(!html.contains("Set a password"), "{html}");

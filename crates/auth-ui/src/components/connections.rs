@@ -35,13 +35,25 @@ pub(crate) fn is_connection_error(code: &str) -> bool {
 /// The password section and "Connected accounts", from one server-rendered
 /// `ConnectionsResponse`. `error` is a connect or disconnect failure's `?error=` code.
 #[component]
-pub(crate) fn SignInMethods(return_url: String, error: Option<String>) -> Element {
+pub(crate) fn SignInMethods(
+    return_url: String,
+    error: Option<String>,
+    children: Element,
+) -> Element {
     let request = RequestHandle::current();
     let seeded = use_server_future(move || load_connections(request.clone()))?;
     let seeded = seeded.read().clone().flatten();
     rsx! {
-        Methods { return_url, error, seeded }
+        Methods { return_url, error, seeded, {children} }
     }
+}
+
+/// Whether the signed-in account has a password, for the sections inside [`SignInMethods`] that
+/// ask for it again (change email, delete account): an account created by a provider has
+/// none, and its session is all it can confirm with (the server accepts an empty password
+/// then). `true` while unknown or outside `SignInMethods`.
+pub(crate) fn use_has_password() -> bool {
+    try_use_context::<Connections>().is_none_or(|c| c.has_password())
 }
 
 /// The connections as the browser knows them: `None` until loaded, `Err` when loading failed.
@@ -72,11 +84,12 @@ fn Methods(
     return_url: String,
     error: Option<String>,
     seeded: Option<ConnectionsResponse>,
+    children: Element,
 ) -> Element {
     let server_rendered = seeded.is_some();
     let mut data = use_signal(move || seeded.map(Ok::<_, String>));
     let version = use_signal(|| 0_u32);
-    let connections = Connections { data, version };
+    let connections = use_context_provider(|| Connections { data, version });
     use_effect(move || {
         // The server's value is current on the first render; later versions are reloads.
         if version() == 0 && server_rendered {
@@ -95,6 +108,7 @@ fn Methods(
             on_changed: move |()| connections.reload(),
         }
         ConnectedAccounts { return_url, error, connections }
+        {children}
     }
 }
 

@@ -137,10 +137,11 @@ pub fn UserProfile(
                     "Sign out of all sessions"
                 }
             }
-            SignInMethods { return_url: return_url.clone(), error: connection_error }
-            ChangeEmail { return_url: return_url.clone() }
-            ActiveSessions { return_url: return_url.clone() }
-            DeleteAccount { after_url: after_sign_out_url.clone() }
+            SignInMethods { return_url: return_url.clone(), error: connection_error,
+                ChangeEmail { return_url: return_url.clone() }
+                ActiveSessions { return_url: return_url.clone() }
+                DeleteAccount { after_url: after_sign_out_url.clone() }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! (verified by the code mailed to the new address), active sessions, delete account. Each is a plain form
 //! post before the wasm loads and a `fetch` with inline errors after, like the other forms.
 
+use super::connections::use_has_password;
 use super::fields::{
     CurrentPasswordField, EmailField, ErrorLine, NewPasswordField, StatusLine, SubmitButton,
     use_submission,
@@ -109,6 +110,7 @@ pub(crate) fn ChangePassword(
 /// verified (the old one gets a notice).
 #[component]
 pub(crate) fn ChangeEmail(return_url: String) -> Element {
+    let has_password = use_has_password();
     let p = "auth-email";
     let form = use_submission(p, || None);
     let mut status = use_signal(|| None::<String>);
@@ -173,7 +175,9 @@ pub(crate) fn ChangeEmail(return_url: String) -> Element {
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
             EmailField { id: "{p}-new", label: "New email" }
-            CurrentPasswordField { id: "{p}-password", label: "Password" }
+            if has_password {
+                CurrentPasswordField { id: "{p}-password", label: "Password" }
+            }
             p { class: "auth-muted", "We mail a code to the new address; it replaces the current one once verified." }
             input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
             SubmitButton {
@@ -380,6 +384,7 @@ fn SessionRow(
 /// every session ends, and the browser goes to `after_url` signed out.
 #[component]
 pub(crate) fn DeleteAccount(after_url: String) -> Element {
+    let has_password = use_has_password();
     let auth = use_auth();
     let p = "auth-delete";
     let form = use_submission(p, || None);
@@ -422,7 +427,9 @@ pub(crate) fn DeleteAccount(after_url: String) -> Element {
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: None }
             p { class: "auth-muted", "Your account, its sessions and its data are deleted; this cannot be undone." }
-            CurrentPasswordField { id: "{p}-password", label: "Password" }
+            if has_password {
+                CurrentPasswordField { id: "{p}-password", label: "Password" }
+            }
             div { class: "auth-check",
                 input {
                     id: "{p}-confirm",
