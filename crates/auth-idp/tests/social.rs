@@ -556,6 +556,34 @@ async fn an_unreachable_provider_is_a_clear_message() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_never_answers_times_out_into_a_clear_message() {
+    let db = TestDb::new(Kind::Sqlite).await;
+    // Accepts connections and never answers a byte.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", silent.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let (listener, base) = listener().await;
+    let mut config = config(&db, &base);
+    config.oauth_providers = providers(&acme(&issuer, &[]));
+    let s = Server::serve(Idp::connect(config).await.unwrap(), listener, base);
+    let started = std::time::Instant::now();
+    let mut jar = Jar::default();
+    let r = s.get("/auth/oauth/acme?redirect_url=/x", &mut jar).await;
+    assert_refused(&s, &r, "oauth_unavailable", &mut jar).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(9) && waited < std::time::Duration::from_secs(30),
+        "the provider's timeout (10 s) decides: {waited:?}"
+    );
+    hold.abort();
+}
+
 // ---- GitHub (its documented shape, served locally) --------------------------------------------
 
 async fn github_world(db: &TestDb) -> (Server, GithubDouble) {

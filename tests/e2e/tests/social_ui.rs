@@ -198,8 +198,18 @@ async fn connect_sign_in_disconnect_and_sign_up_with_a_provider() {
     assert!(set_password.contains("Set a password"), "{set_password}");
     // Nor do deleting the account or changing the address ask for a password it does not have.
     wait_for(client, "#auth-delete-form").await;
-    assert!(client.find(Locator::Css("#auth-delete-password")).await.is_err());
-    assert!(client.find(Locator::Css("#auth-email-password")).await.is_err());
+    assert!(
+        client
+            .find(Locator::Css("#auth-delete-password"))
+            .await
+            .is_err()
+    );
+    assert!(
+        client
+            .find(Locator::Css("#auth-email-password"))
+            .await
+            .is_err()
+    );
 
     // A callback this browser did not start: the sign-in form says so.
     sign_out(client).await;
