@@ -25,7 +25,9 @@ use crate::accounts::{Caller, EVENTS, Started};
 use crate::body::Format;
 use crate::error::{ApiError, IdpError};
 use crate::redirect::safe_redirect;
-use crate::routes::{AppState, append_cookies, caller, client_address, read_post, see_other};
+use crate::routes::{
+    AppState, append_cookies, caller, client_address, no_store, read_post, see_other,
+};
 use crate::session::{DEFAULT_ROLES, hash_secret, new_id, random_token};
 use crate::store::{NewAccount, now};
 use crate::validate::{is_valid_email, normalise_email};
@@ -132,22 +134,15 @@ fn state_cookie_name(inner: &Inner) -> &'static str {
 /// `Set-Cookie` for the flow's `state` (`None`: clear it). Lax, so the provider's top-level
 /// redirect back carries it; scoped to the OAuth paths.
 fn state_cookie(inner: &Inner, state: Option<&str>) -> HeaderValue {
-    let secure = if inner.config.secure_cookies() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let value = match state {
-        Some(state) => format!(
-            "{}={state}; Path=/auth/oauth; Max-Age={FLOW_TTL_SECS}; HttpOnly; SameSite=Lax{secure}",
-            state_cookie_name(inner)
-        ),
-        None => format!(
-            "{}=; Path=/auth/oauth; Max-Age=0; HttpOnly; SameSite=Lax{secure}",
-            state_cookie_name(inner)
-        ),
-    };
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let max_age = if state.is_some() { FLOW_TTL_SECS } else { 0 };
+    let cookie = cookie::Cookie::build((state_cookie_name(inner), state.unwrap_or_default()))
+        .path("/auth/oauth")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(inner.config.secure_cookies())
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// The request's `state` cookie; none when missing or sent twice (ambiguous).
@@ -224,11 +219,7 @@ fn leave_by_page(mut redirect: Response) -> Response {
     else {
         return redirect;
     };
-    let escaped = location
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escaped = crate::mail::escape(&location);
     let html = format!(
         "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={escaped}\">\
          <title>Redirecting…</title><p><a href=\"{escaped}\">Continue to the provider</a></p>"
@@ -714,7 +705,7 @@ impl Inner {
         Ok(ConnectionsResponse {
             identities,
             providers: self.oauth.list(),
-            has_password: self.store.has_password(user_id).await?,
+            has_password: self.store.credential(user_id).await?.is_some(),
         })
     }
 }
@@ -809,10 +800,6 @@ fn with_error(path: &str, error: &ApiError) -> String {
         out.push_str(fragment);
     }
     out
-}
-
-fn no_store(response: &mut Response) {
-    crate::routes::no_store(response);
 }
 
 #[cfg(test)]

@@ -227,7 +227,7 @@ impl Store {
                 upsert_credential(&mut *tx, a.user_id, hash, now).await?;
             }
             if let Some(identity) = &a.identity {
-                crate::oauth::insert_identity(&mut tx, a.user_id, identity, now).await?;
+                crate::oauth::insert_identity(&mut *tx, a.user_id, identity, now).await?;
             }
             if let Some(session) = &a.session {
                 insert_session(&mut tx, a.user_id, session, now).await?;

@@ -12,6 +12,8 @@ mod dev;
 mod smtp;
 mod templates;
 
+pub(crate) use templates::escape;
+
 use crate::error::IdpError;
 use auth_server::ConfigError;
 use lettre::message::Mailbox;

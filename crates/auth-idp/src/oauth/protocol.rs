@@ -161,8 +161,8 @@ impl ProviderClient {
             OAuthEndpoints::Discovery { issuer } => {
                 let metadata = self.metadata(http, issuer, false).await?;
                 let client = self
-                    .oidc_client(metadata)
-                    .set_redirect_uri(redirect.clone());
+                    .oidc_client(metadata.clone())
+                    .set_redirect_uri(redirect);
                 let response = client
                     .exchange_code(code)
                     .map_err(|e| FlowError::Failed(format!("no token endpoint: {e}")))?
@@ -174,28 +174,18 @@ impl ProviderClient {
                     FlowError::Failed("the token response has no id_token".into())
                 })?;
                 let nonce = Nonce::new(nonce.to_owned());
-                let checked = {
-                    let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS);
-                    id_token.claims(&verifier, &nonce).map(profile_of)
-                };
-                let profile = match checked {
-                    Ok(profile) => profile,
+                let checked = match self.check_id_token(metadata, id_token, &nonce) {
                     // Signed with a key we have not seen: the provider may have rotated; read
                     // its keys again (rate-limited) and check once more.
                     Err(ClaimsVerificationError::SignatureVerification(
                         SignatureVerificationError::NoMatchingKey,
                     )) => {
                         let metadata = self.metadata(http, issuer, true).await?;
-                        let client = self.oidc_client(metadata).set_redirect_uri(redirect);
-                        let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS);
-                        id_token
-                            .claims(&verifier, &nonce)
-                            .map(profile_of)
-                            .map_err(|e| FlowError::Failed(format!("ID token refused: {e}")))?
+                        self.check_id_token(metadata, id_token, &nonce)
                     }
-                    Err(e) => return Err(FlowError::Failed(format!("ID token refused: {e}"))),
+                    checked => checked,
                 };
-                Ok(profile)
+                checked.map_err(|e| FlowError::Failed(format!("ID token refused: {e}")))
             }
             OAuthEndpoints::Github { api, .. } => {
                 let client = self.github_client()?.set_redirect_uri(redirect);
@@ -208,6 +198,19 @@ impl ProviderClient {
                 github_profile(http, api, response.access_token().secret()).await
             }
         }
+    }
+
+    /// Who the ID token says signed in, if it checks out against the keys in `metadata`
+    /// (signature with an allowed algorithm, `iss`, `aud`, `exp`, `nonce`).
+    fn check_id_token(
+        &self,
+        metadata: CoreProviderMetadata,
+        id_token: &openidconnect::core::CoreIdToken,
+        nonce: &Nonce,
+    ) -> Result<Profile, ClaimsVerificationError> {
+        let client = self.oidc_client(metadata);
+        let verifier = client.id_token_verifier().set_allowed_algs(ALGORITHMS);
+        id_token.claims(&verifier, nonce).map(profile_of)
     }
 
     fn oidc_client(

@@ -42,10 +42,10 @@ pub(crate) enum Unlinked {
     LastMethod,
 }
 
-/// Inserts an identity inside a transaction (sign-up by a provider creates user, identity and
-/// session together).
-pub(crate) async fn insert_identity(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// Inserts an identity; on the pool or inside a transaction (`&mut *tx`: sign-up by a provider
+/// creates user, identity and session together).
+pub(crate) async fn insert_identity<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
     user_id: &str,
     identity: &NewIdentity<'_>,
     now: i64,
@@ -59,7 +59,7 @@ pub(crate) async fn insert_identity(
     .bind(user_id)
     .bind(identity.email)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -167,10 +167,7 @@ impl Store {
         identity: &NewIdentity<'_>,
         now: i64,
     ) -> Result<(), IdpError> {
-        let mut tx = self.pool.begin().await?;
-        insert_identity(&mut tx, user_id, identity, now).await?;
-        tx.commit().await?;
-        Ok(())
+        insert_identity(&self.pool, user_id, identity, now).await
     }
 
     /// Disconnects the user's account at `provider`, unless it is their last way in (no
@@ -235,7 +232,7 @@ impl Store {
         now: i64,
     ) -> Result<(), IdpError> {
         let mut tx = self.pool.begin().await?;
-        insert_identity(&mut tx, user_id, identity, now).await?;
+        insert_identity(&mut *tx, user_id, identity, now).await?;
         sqlx::query("DELETE FROM credentials WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -254,10 +251,5 @@ impl Store {
         crate::store::mark_email_verified(&mut *tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Whether the user has a password.
-    pub(crate) async fn has_password(&self, user_id: &str) -> Result<bool, IdpError> {
-        Ok(self.credential(user_id).await?.is_some())
     }
 }
