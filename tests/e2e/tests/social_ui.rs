@@ -74,6 +74,23 @@ async fn at_provider(client: &Client, op: &OidcProvider, login: &str) {
     }
 }
 
+/// Waits until the browser has left for the provider. The Connect form's answer is a page that
+/// navigates on by itself, after WebDriver's click has already returned, so without this wait
+/// `at_provider` could look at the profile page, see no provider, and return too early.
+async fn wait_at_provider(client: &Client, op: &OidcProvider) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .starts_with(&op.issuer())
+    {
+        assert!(Instant::now() < deadline, "never reached the provider");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The signed-in user's email, from `/auth/session` with the browser's cookies ("" signed out).
 async fn signed_in_as(server: &AppServer, client: &Client) -> String {
     let answer = e2e::http::session(server, &cookie_header(client).await).await;
@@ -143,6 +160,7 @@ async fn connect_sign_in_disconnect_and_sign_up_with_a_provider() {
     sign_up(&server, client, "bea@example.com").await;
     open_profile(&server, client).await;
     click(client, &connect_button("acme")).await;
+    wait_at_provider(client, &op).await;
     at_provider(client, &op, "bea-at-acme").await;
     wait_path(client, "/profile").await;
     wait_for(client, &disconnect_button("acme")).await;
