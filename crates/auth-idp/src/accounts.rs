@@ -89,22 +89,26 @@ impl Inner {
         // Only valid sign-ups are counted (the checks above the hash cost nothing); a taken
         // email is counted too, so the limit also slows down probing for accounts.
         let valid = validate_sign_up(input)?;
-        let attempt = self.limits.sign_up(caller.address).map_err(|refused| {
-            tracing::warn!(
-                target: EVENTS,
-                event = "sign_up",
-                outcome = "rate_limited",
-                limit = refused.limit,
-                address = caller.address(),
-                retry_after_secs = refused.retry_after_secs(),
-                "sign-up refused: too many sign-ups"
-            );
-            rate_limited(refused)
-        })?;
+        let attempt = self
+            .limits
+            .sign_up(caller.address)
+            .await
+            .map_err(|refused| {
+                tracing::warn!(
+                    target: EVENTS,
+                    event = "sign_up",
+                    outcome = "rate_limited",
+                    limit = refused.limit,
+                    address = caller.address(),
+                    retry_after_secs = refused.retry_after_secs(),
+                    "sign-up refused: too many sign-ups"
+                );
+                rate_limited(refused)
+            })?;
         let outcome = self.create_account(valid, caller).await;
         if outcome.as_ref().is_err_and(|e| e.status.is_server_error()) {
             // Ours (database down, hashing queue full): the client may retry at no cost.
-            attempt.refund();
+            attempt.refund().await;
         }
         outcome
     }
@@ -243,7 +247,12 @@ impl Inner {
             );
             // Within the per-address mail budget: sign-ups from many client addresses cannot
             // flood the owner's mailbox.
-            if self.limits.mail("sign_up_taken", &email, None).is_ok() {
+            if self
+                .limits
+                .mail("sign_up_taken", &email, None)
+                .await
+                .is_ok()
+            {
                 if user.email_verified {
                     self.mailer.send(&email, Message::SignUpAttempt);
                 } else {
@@ -268,6 +277,7 @@ impl Inner {
         let attempt = self
             .limits
             .sign_in(&email, caller.address)
+            .await
             .map_err(|refused| {
                 tracing::warn!(
                     target: EVENTS,
@@ -297,7 +307,7 @@ impl Inner {
                 return Err(ApiError::INVALID_CREDENTIALS);
             }
             Err(e) => {
-                attempt.refund();
+                attempt.refund().await;
                 tracing::warn!(
                     target: EVENTS,
                     event = "sign_in",
@@ -310,7 +320,7 @@ impl Inner {
                 return Err(e);
             }
         };
-        attempt.succeeded();
+        attempt.succeeded().await;
         if self.config.email_verification == EmailVerification::Required && !user.email_verified {
             tracing::info!(
                 target: EVENTS,
@@ -322,7 +332,12 @@ impl Inner {
             );
             // Within the mail budget a fresh code replaces the last one; past it the last one
             // still works.
-            if self.limits.mail("verify_email", &user.email, None).is_ok() {
+            if self
+                .limits
+                .mail("verify_email", &user.email, None)
+                .await
+                .is_ok()
+            {
                 self.send_verification(user.id.as_str(), &user.email).await;
             }
             return Err(ApiError::verification_required(&user.email));

@@ -119,7 +119,7 @@ impl Idp {
             .await?
             .with_max_queued(config.max_queued_hashes);
         let keys = KeyStore::load(store.clone(), &config).await?;
-        let limits = Limits::new(&config.rate_limit);
+        let limits = Limits::new(&config.rate_limit, &store);
         let breach_check = config
             .pwned_passwords_url
             .as_ref()
@@ -214,6 +214,8 @@ impl Idp {
         let before = store::now() - grace.as_secs() as i64;
         // Abandoned provider sign-ins go too (their rows live 10 minutes).
         self.inner.store.purge_flows(store::now()).await?;
+        // So do rate-limit windows whose counts have all expired (PostgreSQL keeps them).
+        self.inner.store.purge_rate_limits().await?;
         self.inner.store.purge_sessions(before).await
     }
 

@@ -80,25 +80,10 @@ pub(crate) async fn request(inner: Arc<Inner>, req: Request, flow: MailFlow) -> 
         Err(refused) => return refused,
     };
     let address = client_address(&inner, &post.parts);
-    let outcome = valid_email(&post.input.email).and_then(|email| {
-        inner
-            .limits
-            .mail(flow.name(), &email, address)
-            .map_err(|refused| {
-                tracing::warn!(
-                    target: EVENTS,
-                    event = flow.name(),
-                    outcome = "rate_limited",
-                    limit = refused.limit,
-                    account = %account_tag(&email),
-                    "mail request refused: too many requests"
-                );
-                ApiError::rate_limited(refused.retry_after_secs())
-            })?;
-        let (background, to) = (inner.clone(), email.clone());
-        tokio::spawn(async move { background.mail_secret(flow, &to).await });
-        Ok(email)
-    });
+    let outcome = match valid_email(&post.input.email) {
+        Ok(email) => limit_and_send(&inner, flow, email, address).await,
+        Err(invalid) => Err(invalid),
+    };
     match (outcome, post.format) {
         // A form without wasm goes on to the page that takes the code, for this address.
         (Ok(email), Format::Form) if flow != MailFlow::PasswordReset => {
@@ -113,6 +98,34 @@ pub(crate) async fn request(inner: Arc<Inner>, req: Request, flow: MailFlow) -> 
         }
         (outcome, _) => accepted(&post, outcome.map(|_| flow.answer()), flow.form_page()),
     }
+}
+
+/// Counts the request under the mail limits and, when admitted, sends the secret in the
+/// background.
+async fn limit_and_send(
+    inner: &Arc<Inner>,
+    flow: MailFlow,
+    email: String,
+    address: Option<std::net::IpAddr>,
+) -> Result<String, ApiError> {
+    inner
+        .limits
+        .mail(flow.name(), &email, address)
+        .await
+        .map_err(|refused| {
+            tracing::warn!(
+                target: EVENTS,
+                event = flow.name(),
+                outcome = "rate_limited",
+                limit = refused.limit,
+                account = %account_tag(&email),
+                "mail request refused: too many requests"
+            );
+            ApiError::rate_limited(refused.retry_after_secs())
+        })?;
+    let (background, to) = (inner.clone(), email.clone());
+    tokio::spawn(async move { background.mail_secret(flow, &to).await });
+    Ok(email)
 }
 
 impl Inner {

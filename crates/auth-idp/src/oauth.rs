@@ -262,6 +262,7 @@ impl Inner {
         // Each start writes a row: bounded per client address.
         self.limits
             .oauth_start(client_address(self, parts))
+            .await
             .map_err(|refused| ApiError::rate_limited(refused.retry_after_secs()))?;
         let state = random_token(32);
         let nonce = random_token(32);
@@ -642,6 +643,7 @@ impl Inner {
         let attempt = self
             .limits
             .sign_up(caller.address)
+            .await
             .map_err(|refused| ApiError::rate_limited(refused.retry_after_secs()))?;
         let user_id = new_id("user");
         let roles: Vec<String> = DEFAULT_ROLES.iter().map(|r| (*r).to_owned()).collect();
@@ -670,7 +672,7 @@ impl Inner {
             Err(IdpError::EmailTaken) => return Err(ACCOUNT_EXISTS),
             Err(e) if e.is_unique_violation() => return Err(IDENTITY_TAKEN),
             Err(e) => {
-                attempt.refund();
+                attempt.refund().await;
                 return Err(e.into());
             }
         }

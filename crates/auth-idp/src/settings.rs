@@ -122,18 +122,22 @@ impl Inner {
             password: password.to_owned(),
             redirect_url: None,
         });
-        let attempt = self.limits.sign_in(&email, address).map_err(|refused| {
-            tracing::warn!(
-                target: EVENTS,
-                event = action,
-                outcome = "rate_limited",
-                limit = refused.limit,
-                user_id = %user.id,
-                retry_after_secs = refused.retry_after_secs(),
-                "settings action refused: too many failed password checks"
-            );
-            ApiError::rate_limited(refused.retry_after_secs())
-        })?;
+        let attempt = self
+            .limits
+            .sign_in(&email, address)
+            .await
+            .map_err(|refused| {
+                tracing::warn!(
+                    target: EVENTS,
+                    event = action,
+                    outcome = "rate_limited",
+                    limit = refused.limit,
+                    user_id = %user.id,
+                    retry_after_secs = refused.retry_after_secs(),
+                    "settings action refused: too many failed password checks"
+                );
+                ApiError::rate_limited(refused.retry_after_secs())
+            })?;
         let checked = async {
             let hash = self
                 .store
@@ -151,7 +155,7 @@ impl Inner {
         .await;
         match checked {
             Ok(true) => {
-                attempt.succeeded();
+                attempt.succeeded().await;
                 Ok(())
             }
             Ok(false) => {
@@ -168,7 +172,7 @@ impl Inner {
                 Err(WRONG_PASSWORD)
             }
             Err(e) => {
-                attempt.refund();
+                attempt.refund().await;
                 Err(e.into())
             }
         }

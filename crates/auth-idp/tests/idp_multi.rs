@@ -228,3 +228,75 @@ async fn sign_up_is_atomic(kind: Kind) {
     );
     assert_eq!(db.scalar("SELECT COUNT(*) FROM users").await, 1);
 }
+
+/// On PostgreSQL the rate-limit counters live in the shared database: two instances enforce one
+/// budget between them, not one each, even under a concurrent burst split between them. (On
+/// SQLite, one instance, they are in memory: `rate_limit.rs`'s unit tests.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_instances_share_one_rate_limit_budget() {
+    use auth_idp::RateLimitConfig;
+    let db = TestDb::new(Kind::Postgres).await;
+    let limits = RateLimitConfig {
+        sign_up_per_address: 4,
+        ..RateLimitConfig::default()
+    };
+    let start = |db| Server::start_with(db, |c| c.with_rate_limit(limits));
+    let (a, b) = (start(&db).await, start(&db).await);
+    assert_eq!(
+        a.sign_up("dee@example.com", PW, &mut Jar::default())
+            .await
+            .status,
+        201
+    );
+
+    // Failed sign-ins for one (account, address) pair, alternating between the instances: the
+    // pair's budget (10 per window) is spent once, then both refuse.
+    let budget = RateLimitConfig::default().max_failures;
+    let mut statuses = Vec::new();
+    for n in 0..budget + 4 {
+        let server = if n % 2 == 0 { &a } else { &b };
+        let answer = server
+            .sign_in("dee@example.com", "wrong password!", &mut Jar::default())
+            .await;
+        statuses.push(answer.status);
+    }
+    let failed = statuses.iter().filter(|&&s| s == 401).count();
+    let limited = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!(
+        (failed, limited),
+        (budget as usize, 4),
+        "one budget for the pair across both instances: {statuses:?}"
+    );
+    // The owner's right password from this address is refused too (the pair is spent), on
+    // either instance.
+    assert_eq!(
+        b.sign_in("dee@example.com", PW, &mut Jar::default())
+            .await
+            .status,
+        429
+    );
+
+    // A burst of sign-ups from one address, half on each instance, all at once: exactly the
+    // per-address budget gets through (the first sign-up above used one).
+    let burst = (0..12).map(|n| {
+        let server = if n % 2 == 0 { &a } else { &b };
+        async move {
+            server
+                .sign_up(&format!("burst{n}@example.com"), PW, &mut Jar::default())
+                .await
+                .status
+        }
+    });
+    let statuses = futures::future::join_all(burst).await;
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        9,
+        "{statuses:?}"
+    );
+    assert!(db.scalar("SELECT COUNT(*) FROM rate_limits").await >= 4);
+}
