@@ -4,7 +4,7 @@
 //! The load run talks to the server with `curl` and `wrk` only (no HTTP client in the xtask), so
 //! what is measured is the deployed binary, as a user runs it.
 
-use crate::tools::{command, ensure_debian_packages, run};
+use crate::tools::{command, ensure_debian_packages, output_of, run};
 use crate::workspace::{bundle, step};
 use anyhow::{Context, Result, bail};
 use std::fmt::Write as _;
@@ -113,6 +113,22 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// CPU time the server has used so far (user + system), from /proc, in seconds.
+    pub(crate) fn cpu_secs(&self) -> Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which is in parentheses and may hold spaces): utime and
+        // stime are the 12th and 13th, in clock ticks.
+        let after_name = stat.rsplit_once(')').context("malformed /proc stat")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64> {
+            Ok(fields.get(i).context("short /proc stat")?.parse::<f64>()?)
+        };
+        let hz = output_of("getconf", &["CLK_TCK"])
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        Ok((ticks(11)? + ticks(12)?) / hz)
+    }
+
     /// Resident set size in MiB, from /proc.
     pub(crate) fn rss_mib(&self) -> Result<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
@@ -151,9 +167,11 @@ fn load_table(server: &Server, bundle_dir: &Path) -> Result<String> {
     let me_bearer = wrk(&server.url("/api/me"), &[&bearer])?;
     let me_cookie = wrk(&server.url("/api/me"), &[&cookie])?;
     let me_out = wrk(&server.url("/api/me"), &[])?;
-    let page_out = wrk(&server.url("/"), &[])?;
-    let page_in = wrk(&server.url("/"), &[&cookie])?;
+    let (page_out, cpu_out) = with_cpu(server, || wrk(&server.url("/"), &[]))?;
+    let (page_in, cpu_in) = with_cpu(server, || wrk(&server.url("/"), &[&cookie]))?;
     let dashboard = wrk(&server.url("/dashboard"), &[&cookie])?;
+    let one_out = one_connection(&server.url("/"), &[])?;
+    let one_in = one_connection(&server.url("/"), &[&cookie])?;
     let (under_sign_ins, sign_ins) = me_under_sign_ins(server, &bearer)?;
     let flood = sign_in_under_sign_up_flood(server)?;
     let rss_end = server.rss_mib()?;
@@ -206,6 +224,21 @@ fn load_table(server: &Server, bundle_dir: &Path) -> Result<String> {
     )?;
     writeln!(
         t,
+        "SSR server CPU per page (CPU time / pages served under wrk): signed out {:.0} µs, signed \
+         in {:.0} µs: {:.2}× (goal ≤ 1.15×); signed-in throughput {:.2}× signed-out (goal ≥ 0.85×)",
+        cpu_out * 1e6,
+        cpu_in * 1e6,
+        cpu_in / cpu_out,
+        page_in.rps / page_out.rps
+    )?;
+    writeln!(
+        t,
+        "SSR on one kept-alive connection, p50: signed out {:.2} ms, signed in {:.2} ms (goal ≤ 2 ms)",
+        one_out.p50_us / 1000.0,
+        one_in.p50_us / 1000.0
+    )?;
+    writeln!(
+        t,
         "sign-ins during that scenario: {} succeeded ({:.1}/s), {} refused or failed",
         sign_ins.ok,
         sign_ins.ok as f64 / f64::from(sign_ins.seconds),
@@ -232,6 +265,20 @@ fn load_table(server: &Server, bundle_dir: &Path) -> Result<String> {
     )?;
     writeln!(t, "{}", wasm_sizes(bundle_dir)?)?;
     Ok(t)
+}
+
+/// Runs `load` and returns its result with the server's CPU time per request during it.
+fn with_cpu(server: &Server, load: impl FnOnce() -> Result<Load>) -> Result<(Load, f64)> {
+    let before = server.cpu_secs()?;
+    let result = load()?;
+    let used = server.cpu_secs()? - before;
+    Ok((result, used / (result.rps * f64::from(SECONDS)).max(1.0)))
+}
+
+/// One client, one kept-alive connection, one request at a time: the latency a browser sees on
+/// a reused connection (a fixed delay, such as Nagle's against a delayed ACK, shows here).
+fn one_connection(url: &str, headers: &[&str]) -> Result<Load> {
+    wrk_for(url, headers, 4, 1, 1).map(|(load, _)| load)
 }
 
 /// Signs a user up and returns the session JWT from the `__session` cookie.
