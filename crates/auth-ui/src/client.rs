@@ -61,9 +61,16 @@ pub(crate) async fn sign_out(_path: &str) -> Result<(), String> {
 }
 
 /// `GET /auth/session`: the current state (renewing the session cookie when it is close to
-/// expiry). `None` on a network error.
-#[cfg(target_arch = "wasm32")]
+/// expiry). `None` on a network error or an unreadable answer.
 pub(crate) async fn fetch_session() -> Option<AuthSnapshot> {
+    // An `AuthSnapshot` reads the answer (a `SessionResponse`: the same `auth` and `user`).
+    let answer: AuthSnapshot = crate::seed::decode(fetch_session_json().await.as_deref())?;
+    Some(AuthSnapshot::new(answer.auth, answer.user))
+}
+
+/// The JSON text of `GET /auth/session`'s answer; `None` on a network error or an error status.
+#[cfg(target_arch = "wasm32")]
+pub(crate) async fn fetch_session_json() -> Option<String> {
     let response = gloo_net::http::Request::get(paths::SESSION)
         .header("accept", "application/json")
         .send()
@@ -72,14 +79,12 @@ pub(crate) async fn fetch_session() -> Option<AuthSnapshot> {
     if !response.ok() {
         return None;
     }
-    let answer: auth_types::contract::SessionResponse = response.json().await.ok()?;
-    Some(AuthSnapshot::new(answer.auth, answer.user))
+    response.text().await.ok()
 }
 
 /// Stub: the server seeds the state instead.
 #[cfg(not(target_arch = "wasm32"))]
-#[cfg_attr(feature = "server", allow(dead_code))]
-pub(crate) async fn fetch_session() -> Option<AuthSnapshot> {
+pub(crate) async fn fetch_session_json() -> Option<String> {
     None
 }
 

@@ -39,6 +39,7 @@ mod client;
 mod components;
 mod hooks;
 mod provider;
+mod seed;
 mod server;
 mod state;
 

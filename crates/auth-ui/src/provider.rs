@@ -1,6 +1,7 @@
 //! [`AuthProvider`]: seeds the auth context from the server and keeps it live in the browser.
 
-use crate::server::{RequestHandle, load_snapshot};
+use crate::seed::use_seed;
+use crate::server::load_snapshot;
 use crate::state::AuthSnapshot;
 use dioxus::prelude::*;
 
@@ -58,9 +59,9 @@ pub fn AuthProvider(children: Element, #[props(default)] initial: Option<AuthSna
 /// browser: the value serialised into the page).
 #[component]
 fn FromServer(children: Element) -> Element {
-    let request = RequestHandle::current();
-    let seeded = use_server_future(move || load_snapshot(request.clone()))?;
-    let snapshot = seeded.read().clone().unwrap_or_default();
+    let snapshot = use_seed::<AuthSnapshot>(|request| Box::pin(load_snapshot(request)))?
+        .map(|seeded| AuthSnapshot::new(seeded.auth, seeded.user))
+        .unwrap_or_default();
     rsx! {
         Seeded { snapshot, children }
     }

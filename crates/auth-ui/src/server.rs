@@ -1,9 +1,12 @@
 //! Server half: what SSR seeds the page with (the snapshot, the profile's session list and
-//! connected accounts, the sign-in providers) and the server functions.
+//! connected accounts, the sign-in providers; each a [`Seed`], see `seed.rs`) and the server
+//! functions.
 
-use crate::state::AuthSnapshot;
+use crate::seed::Seed;
+#[cfg(feature = "server")]
+use crate::{seed::encode, state::AuthSnapshot};
 use auth_types::User;
-use auth_types::contract::{ConnectionsResponse, SocialProvider};
+use auth_types::contract::SocialProvider;
 use dioxus::prelude::*;
 
 /// The current request, captured while rendering so the server future can read it.
@@ -22,11 +25,11 @@ impl RequestHandle {
 }
 
 /// The request's state as verified by the auth layer (no second verification) and the public
-/// user from the embedded provider's store.
+/// user from the embedded provider's store: an [`AuthSnapshot`].
 #[cfg(feature = "server")]
-pub(crate) async fn load_snapshot(request: RequestHandle) -> AuthSnapshot {
+pub(crate) async fn load_snapshot(request: RequestHandle) -> Seed {
     let Some(ctx) = request.0 else {
-        return AuthSnapshot::signed_out();
+        return encode(Some(AuthSnapshot::signed_out()));
     };
     let (auth, user) = ctx
         .scope(async {
@@ -34,26 +37,23 @@ pub(crate) async fn load_snapshot(request: RequestHandle) -> AuthSnapshot {
             (auth, auth_server::current_user().await)
         })
         .await;
-    AuthSnapshot::new(auth, user)
+    encode(Some(AuthSnapshot::new(auth, user)))
 }
 
-/// In the browser the value comes from the page; this only runs if it is missing.
+/// In the browser the value comes from the page; this only runs if it is missing: the answer of
+/// `GET /auth/session` (`None`, read as signed out, when there is none).
 #[cfg(not(feature = "server"))]
-pub(crate) async fn load_snapshot(_request: RequestHandle) -> AuthSnapshot {
-    crate::client::fetch_session()
-        .await
-        .unwrap_or_else(AuthSnapshot::signed_out)
+pub(crate) async fn load_snapshot(_request: RequestHandle) -> Seed {
+    crate::client::fetch_session_json().await
 }
 
 /// The signed-in user's active sessions, for the profile's server-rendered list (its revoke
 /// forms then work before the wasm loads). `None` when signed out, without a backend, or when
-/// the store cannot answer: the browser loads the list itself then.
+/// the store cannot answer: the browser loads the list itself then. A `Vec<SessionInfo>`.
 #[cfg(feature = "server")]
-pub(crate) async fn load_sessions(
-    request: RequestHandle,
-) -> Option<Vec<auth_types::contract::SessionInfo>> {
+pub(crate) async fn load_sessions(request: RequestHandle) -> Seed {
     let ctx = request.0?;
-    ctx.scope(async {
+    let sessions = ctx.scope(async {
         let auth = auth_server::current_auth_state();
         let user_id = auth.user_id()?.clone();
         let current = auth.session_id().map(|s| s.as_str().to_owned());
@@ -66,29 +66,29 @@ pub(crate) async fn load_sessions(
             }
         }
     })
-    .await
+    .await;
+    encode(sessions)
 }
 
 /// In the browser the value comes from the page (or the list is fetched).
 #[cfg(not(feature = "server"))]
-pub(crate) async fn load_sessions(
-    _request: RequestHandle,
-) -> Option<Vec<auth_types::contract::SessionInfo>> {
+pub(crate) async fn load_sessions(_request: RequestHandle) -> Seed {
     None
 }
 
 /// The sign-in providers the backend offers, for the server-rendered "Continue with …" links of
 /// `SignIn` and `SignUp` (they then work before the wasm loads). `None` outside a request: the
-/// browser asks [`social_providers`] then (an in-app navigation to the sign-in page).
+/// browser asks [`social_providers`] then (an in-app navigation to the sign-in page). A
+/// `Vec<SocialProvider>`.
 #[cfg(feature = "server")]
-pub(crate) async fn load_providers(request: RequestHandle) -> Option<Vec<SocialProvider>> {
+pub(crate) async fn load_providers(request: RequestHandle) -> Seed {
     let ctx = request.0?;
-    Some(ctx.scope(backend_providers()).await)
+    encode(Some(ctx.scope(backend_providers()).await))
 }
 
 /// In the browser the value comes from the page (or is fetched).
 #[cfg(not(feature = "server"))]
-pub(crate) async fn load_providers(_request: RequestHandle) -> Option<Vec<SocialProvider>> {
+pub(crate) async fn load_providers(_request: RequestHandle) -> Seed {
     None
 }
 
@@ -103,11 +103,11 @@ async fn backend_providers() -> Vec<SocialProvider> {
 /// The signed-in user's connected accounts, the enabled providers and whether the account has a
 /// password, for the profile's server-rendered "Connected accounts" and password sections.
 /// `None` when signed out, without a backend, or when the store cannot answer: the browser loads
-/// them itself then (`GET /auth/identities`).
+/// them itself then (`GET /auth/identities`). A `ConnectionsResponse`.
 #[cfg(feature = "server")]
-pub(crate) async fn load_connections(request: RequestHandle) -> Option<ConnectionsResponse> {
+pub(crate) async fn load_connections(request: RequestHandle) -> Seed {
     let ctx = request.0?;
-    ctx.scope(async {
+    let connections = ctx.scope(async {
         let user_id = auth_server::current_auth_state().user_id()?.clone();
         let backend = auth_server::current_backend()?;
         match backend.connections(&user_id).await {
@@ -118,12 +118,13 @@ pub(crate) async fn load_connections(request: RequestHandle) -> Option<Connectio
             }
         }
     })
-    .await
+    .await;
+    encode(connections)
 }
 
 /// In the browser the value comes from the page (or is fetched).
 #[cfg(not(feature = "server"))]
-pub(crate) async fn load_connections(_request: RequestHandle) -> Option<ConnectionsResponse> {
+pub(crate) async fn load_connections(_request: RequestHandle) -> Seed {
     None
 }
 

@@ -8,7 +8,8 @@ use super::fields::{ErrorLine, StatusLine, use_submission};
 use super::forms::error_message;
 use super::request;
 use super::settings::ChangePassword;
-use crate::server::{RequestHandle, load_connections};
+use crate::seed::use_seed;
+use crate::server::load_connections;
 use auth_types::contract::{
     ConnectionsResponse, FormError, LinkedIdentity, RedirectRequest, SocialProvider, paths,
 };
@@ -40,9 +41,7 @@ pub(crate) fn SignInMethods(
     error: Option<String>,
     children: Element,
 ) -> Element {
-    let request = RequestHandle::current();
-    let seeded = use_server_future(move || load_connections(request.clone()))?;
-    let seeded = seeded.read().clone().flatten();
+    let seeded = use_seed::<ConnectionsResponse>(|request| Box::pin(load_connections(request)))?;
     rsx! {
         Methods { return_url, error, seeded, {children} }
     }
@@ -162,8 +161,8 @@ fn ConnectedAccounts(
             return rsx! {};
         }
         return rsx! {
-            section { id: "{p}", class: "auth-section", "aria-labelledby": "{p}-title",
-                h3 { id: "{p}-title", class: "auth-subtitle", "Connected accounts" }
+            section { id: "auth-connections", class: "auth-section", "aria-labelledby": "auth-connections-title",
+                h3 { id: "auth-connections-title", class: "auth-subtitle", "Connected accounts" }
                 ErrorLine { prefix: p, message: form.error() }
                 StatusLine { prefix: p, message: status() }
             }
@@ -180,14 +179,14 @@ fn ConnectedAccounts(
         .collect();
 
     rsx! {
-        section { id: "{p}", class: "auth-section", "aria-labelledby": "{p}-title",
-            h3 { id: "{p}-title", class: "auth-subtitle", "Connected accounts" }
+        section { id: "auth-connections", class: "auth-section", "aria-labelledby": "auth-connections-title",
+            h3 { id: "auth-connections-title", class: "auth-subtitle", "Connected accounts" }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
             if current.identities.is_empty() {
-                p { id: "{p}-none", class: "auth-muted", "No account connected yet." }
+                p { id: "auth-connections-none", class: "auth-muted", "No account connected yet." }
             } else {
-                ul { id: "{p}-list", class: "auth-connection-list",
+                ul { id: "auth-connections-list", class: "auth-connection-list",
                     for identity in current.identities {
                         IdentityRow {
                             key: "{identity.provider}",

@@ -1,6 +1,10 @@
 //! What the account forms share: the submission state (pending, the error line and the focus
 //! moved to it) and the markup pieces that must read the same in every form — the error and
 //! status lines, the password and email fields, the submit button with its pending label.
+//!
+//! A form whose id prefix is fixed spells its ids out in its markup (`"forgot-password-form"`,
+//! not `"{p}-form"`): a literal attribute is part of the static template, a formatted one is code
+//! in the wasm. Only the pieces here, shared by every form, build theirs from the prefix.
 
 use super::request::Reply;
 use crate::client;

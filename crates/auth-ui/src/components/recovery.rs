@@ -58,9 +58,9 @@ pub fn ForgotPassword(
 
     if let Some(text) = done() {
         return rsx! {
-            section { id: "{p}-sent", class: "auth-card", "aria-labelledby": "{p}-title",
-                h2 { id: "{p}-title", class: "auth-title", "Check your email" }
-                p { id: "{p}-status", role: "status", "aria-live": "polite", "{text}" }
+            section { id: "forgot-password-sent", class: "auth-card", "aria-labelledby": "forgot-password-title",
+                h2 { id: "forgot-password-title", class: "auth-title", "Check your email" }
+                p { id: "forgot-password-status", role: "status", "aria-live": "polite", "{text}" }
                 p { class: "auth-muted", a { href: "{sign_in_url}", "Back to sign in" } }
             }
         };
@@ -68,20 +68,20 @@ pub fn ForgotPassword(
 
     rsx! {
         form {
-            id: "{p}-form",
+            id: "forgot-password-form",
             class: "auth-card auth-form",
             method: "post",
             action: paths::PASSWORD_RESET,
-            "aria-labelledby": "{p}-title",
+            "aria-labelledby": "forgot-password-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h2 { id: "{p}-title", class: "auth-title", "Reset your password" }
+            h2 { id: "forgot-password-title", class: "auth-title", "Reset your password" }
             p { class: "auth-muted", "Enter your account's email address and we will mail you a link to set a new password." }
             ErrorLine { prefix: p, message: form.error() }
-            EmailField { id: "{p}-email", label: "Email" }
+            EmailField { id: "forgot-password-email", label: "Email" }
             input { r#type: "hidden", name: "redirect_url", value: "{sent_url}" }
             SubmitButton {
-                id: "{p}-submit",
+                id: "forgot-password-submit",
                 pending,
                 idle: "Send reset link",
                 busy: "Sending…",
@@ -121,9 +121,9 @@ pub fn ResetPassword(
         });
         return rsx! {
             document::Meta { name: "referrer", content: "no-referrer" }
-            section { id: "{p}-missing", class: "auth-card", "aria-labelledby": "{p}-title",
-                h2 { id: "{p}-title", class: "auth-title", "Set a new password" }
-                p { id: "{p}-error", class: "auth-error", role: "alert", "{text}" }
+            section { id: "reset-password-missing", class: "auth-card", "aria-labelledby": "reset-password-title",
+                h2 { id: "reset-password-title", class: "auth-title", "Set a new password" }
+                p { id: "reset-password-error", class: "auth-error", role: "alert", "{text}" }
                 p { class: "auth-muted", a { href: "{forgot_password_url}", "Request a new link" } }
             }
         };
@@ -160,21 +160,21 @@ pub fn ResetPassword(
     rsx! {
         document::Meta { name: "referrer", content: "no-referrer" }
         form {
-            id: "{p}-form",
+            id: "reset-password-form",
             class: "auth-card auth-form",
             method: "post",
             action: paths::PASSWORD_RESET_CONFIRM,
-            "aria-labelledby": "{p}-title",
+            "aria-labelledby": "reset-password-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h2 { id: "{p}-title", class: "auth-title", "Set a new password" }
+            h2 { id: "reset-password-title", class: "auth-title", "Set a new password" }
             p { class: "auth-muted", "Every device signed in to your account will be signed out." }
             ErrorLine { prefix: p, message: form.error() }
             input { r#type: "hidden", name: "token", value: "{token}" }
             NewPasswordField { prefix: p, hint: "8 to 128 characters; common passwords are refused." }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect_url}" }
             SubmitButton {
-                id: "{p}-submit",
+                id: "reset-password-submit",
                 pending,
                 idle: "Set new password",
                 busy: "Saving…",

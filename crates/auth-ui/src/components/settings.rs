@@ -10,7 +10,8 @@ use super::fields::{
 use super::request::{self, Reply, field};
 use super::verify::{CodeFor, CodeStep};
 use crate::hooks::{go, use_auth};
-use crate::server::{RequestHandle, load_sessions};
+use crate::seed::use_seed;
+use crate::server::load_sessions;
 use crate::state::AuthSnapshot;
 use auth_types::contract::{
     ChangeEmailRequest, ChangePasswordRequest, PasswordRequest, SessionInfo, SessionsResponse,
@@ -72,31 +73,31 @@ pub(crate) fn ChangePassword(
 
     rsx! {
         form {
-            id: "{p}-form",
+            id: "auth-password-form",
             class: "auth-form auth-section",
             method: "post",
             action: paths::PASSWORD,
-            "aria-labelledby": "{p}-title",
+            "aria-labelledby": "auth-password-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h3 { id: "{p}-title", class: "auth-subtitle", {title} }
+            h3 { id: "auth-password-title", class: "auth-subtitle", {title} }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
             if has_password {
                 CurrentPasswordField {
-                    id: "{p}-current",
+                    id: "auth-password-current",
                     label: "Current password",
                     name: "current_password",
                 }
             } else {
-                p { id: "{p}-none", class: "auth-muted",
+                p { id: "auth-password-none", class: "auth-muted",
                     "Your account has no password yet: you sign in through a connected account."
                 }
             }
             NewPasswordField { prefix: p, hint: "8 to 128 characters; your other devices will be signed out." }
             input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
             SubmitButton {
-                id: "{p}-submit",
+                id: "auth-password-submit",
                 pending,
                 idle: "{idle}",
                 busy: "{busy}",
@@ -164,24 +165,24 @@ pub(crate) fn ChangeEmail(return_url: String) -> Element {
 
     rsx! {
         form {
-            id: "{p}-form",
+            id: "auth-email-form",
             class: "auth-form auth-section",
             method: "post",
             action: paths::EMAIL,
-            "aria-labelledby": "{p}-title",
+            "aria-labelledby": "auth-email-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h3 { id: "{p}-title", class: "auth-subtitle", "Change email" }
+            h3 { id: "auth-email-title", class: "auth-subtitle", "Change email" }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
-            EmailField { id: "{p}-new", label: "New email" }
+            EmailField { id: "auth-email-new", label: "New email" }
             if has_password {
-                CurrentPasswordField { id: "{p}-password", label: "Password" }
+                CurrentPasswordField { id: "auth-email-password", label: "Password" }
             }
             p { class: "auth-muted", "We mail a code to the new address; it replaces the current one once verified." }
             input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
             SubmitButton {
-                id: "{p}-submit",
+                id: "auth-email-submit",
                 pending,
                 idle: "Change email",
                 busy: "Sending code…",
@@ -219,9 +220,7 @@ pub(crate) fn utc(secs: i64) -> String {
 /// browser hydrates from it and then keeps it fresh. After an in-app navigation it loads it.
 #[component]
 pub(crate) fn ActiveSessions(return_url: String) -> Element {
-    let request = RequestHandle::current();
-    let seeded = use_server_future(move || load_sessions(request.clone()))?;
-    let seeded = seeded.read().clone().flatten();
+    let seeded = use_seed::<Vec<SessionInfo>>(|request| Box::pin(load_sessions(request)))?;
     rsx! {
         SessionList { return_url, seeded }
     }
@@ -282,13 +281,13 @@ fn SessionList(return_url: String, seeded: Option<Vec<SessionInfo>>) -> Element 
 
     let list = match sessions() {
         None => rsx! {
-            p { id: "{p}-loading", class: "auth-muted", "Loading your sessions…" }
+            p { id: "auth-sessions-loading", class: "auth-muted", "Loading your sessions…" }
         },
         Some(Err(text)) => rsx! {
-            p { id: "{p}-load-error", class: "auth-error", "{text}" }
+            p { id: "auth-sessions-load-error", class: "auth-error", "{text}" }
         },
         Some(Ok(rows)) => rsx! {
-            table { id: "{p}-table", class: "auth-table",
+            table { id: "auth-sessions-table", class: "auth-table",
                 thead {
                     tr {
                         th { scope: "col", "Device" }
@@ -313,19 +312,19 @@ fn SessionList(return_url: String, seeded: Option<Vec<SessionInfo>>) -> Element 
     };
 
     rsx! {
-        section { id: "{p}", class: "auth-section", "aria-labelledby": "{p}-title",
-            h3 { id: "{p}-title", class: "auth-subtitle", "Active sessions" }
+        section { id: "auth-sessions", class: "auth-section", "aria-labelledby": "auth-sessions-title",
+            h3 { id: "auth-sessions-title", class: "auth-subtitle", "Active sessions" }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
             {list}
             form {
-                id: "{p}-revoke-others",
+                id: "auth-sessions-revoke-others",
                 method: "post",
                 action: paths::SESSIONS_REVOKE_OTHERS,
                 onsubmit: revoke_others,
                 input { r#type: "hidden", name: "redirect_url", value: "{return_url}" }
                 button {
-                    id: "{p}-revoke-others-submit",
+                    id: "auth-sessions-revoke-others-submit",
                     class: "auth-button auth-button-secondary",
                     r#type: "submit",
                     disabled: pending,
@@ -416,33 +415,33 @@ pub(crate) fn DeleteAccount(after_url: String) -> Element {
 
     rsx! {
         form {
-            id: "{p}-form",
+            id: "auth-delete-form",
             class: "auth-form auth-section auth-danger",
             method: "post",
             action: paths::ACCOUNT_DELETE,
-            "aria-labelledby": "{p}-title",
+            "aria-labelledby": "auth-delete-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h3 { id: "{p}-title", class: "auth-subtitle", "Delete account" }
+            h3 { id: "auth-delete-title", class: "auth-subtitle", "Delete account" }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: None }
             p { class: "auth-muted", "Your account, its sessions and its data are deleted; this cannot be undone." }
             if has_password {
-                CurrentPasswordField { id: "{p}-password", label: "Password" }
+                CurrentPasswordField { id: "auth-delete-password", label: "Password" }
             }
             div { class: "auth-check",
                 input {
-                    id: "{p}-confirm",
+                    id: "auth-delete-confirm",
                     name: "confirm",
                     r#type: "checkbox",
                     value: "yes",
                     required: true,
                 }
-                label { r#for: "{p}-confirm", "I understand that my account will be deleted" }
+                label { r#for: "auth-delete-confirm", "I understand that my account will be deleted" }
             }
             input { r#type: "hidden", name: "redirect_url", value: "{after_url}" }
             SubmitButton {
-                id: "{p}-submit",
+                id: "auth-delete-submit",
                 class: "auth-button auth-button-danger",
                 pending,
                 idle: "Delete my account",

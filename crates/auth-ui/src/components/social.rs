@@ -2,7 +2,8 @@
 //! offers, above the email form. Plain links to `GET /auth/oauth/{provider}`, so they work before
 //! the wasm loads; the list is server-rendered and hydrated from the same value (no flash).
 
-use crate::server::{RequestHandle, load_providers};
+use crate::seed::use_seed;
+use crate::server::load_providers;
 use auth_types::contract::{SocialProvider, paths};
 use dioxus::prelude::*;
 
@@ -10,9 +11,7 @@ use dioxus::prelude::*;
 /// when the backend offers no provider.
 #[component]
 pub(crate) fn SocialSignIn(prefix: String, redirect_url: String) -> Element {
-    let request = RequestHandle::current();
-    let seeded = use_server_future(move || load_providers(request.clone()))?;
-    let seeded = seeded.read().clone().flatten();
+    let seeded = use_seed::<Vec<SocialProvider>>(|request| Box::pin(load_providers(request)))?;
     rsx! {
         SocialLinks { prefix, redirect_url, seeded }
     }

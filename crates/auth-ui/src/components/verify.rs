@@ -308,21 +308,21 @@ fn VerifyLink(token: String, redirect_url: String) -> Element {
 
     rsx! {
         form {
-            id: "{p}-form",
+            id: "verify-email-link-form",
             class: "auth-card auth-form",
             method: "post",
             action: paths::VERIFY_EMAIL,
-            "aria-labelledby": "{p}-title",
+            "aria-labelledby": "verify-email-link-title",
             "aria-busy": "{pending}",
             onsubmit,
-            h2 { id: "{p}-title", class: "auth-title", "Verify your email" }
+            h2 { id: "verify-email-link-title", class: "auth-title", "Verify your email" }
             p { class: "auth-muted", "Confirm that this address is yours." }
             ErrorLine { prefix: p, message: form.error() }
             StatusLine { prefix: p, message: status() }
             input { r#type: "hidden", name: "token", value: "{token}" }
             input { r#type: "hidden", name: "redirect_url", value: "{redirect_url}" }
             SubmitButton {
-                id: "{p}-submit",
+                id: "verify-email-link-submit",
                 pending,
                 idle: "Verify my email address",
                 busy: "Verifying…",
