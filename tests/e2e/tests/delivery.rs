@@ -128,3 +128,29 @@ async fn assets_are_served_brotli_compressed_with_vary() {
     }
     eprintln!("cold first visit of / (the page, then {used:?} with br): {first_visit} B");
 }
+
+/// The release wasm carries no debug info: dx links it with `strip = false` and keeps debug
+/// sections by default, which once shipped ~70 KB brotli of the standard library's DWARF to every
+/// browser (the app's `build.rs` has the linker drop it). Custom sections are named in plain
+/// text, so a `.debug_*` section shows as its name in the file's bytes.
+#[test]
+fn the_release_wasm_carries_no_debug_info() {
+    let bundle = e2e::process::ServerProcess::bundle_dir();
+    let assets = compressible_assets(&bundle);
+    let wasms: Vec<&String> = assets
+        .iter()
+        .map(|(name, ..)| name)
+        .filter(|name| name.ends_with(".wasm"))
+        .collect();
+    assert!(!wasms.is_empty(), "no wasm in the bundle: {assets:?}");
+    for name in wasms {
+        let bytes = std::fs::read(bundle.join("public/assets").join(name)).unwrap();
+        for section in [&b".debug_info"[..], b".debug_line", b".debug_str"] {
+            assert!(
+                !bytes.windows(section.len()).any(|w| w == section),
+                "{name} carries a {} section",
+                String::from_utf8_lossy(section)
+            );
+        }
+    }
+}
