@@ -6,6 +6,7 @@
 
 mod admin;
 mod bench;
+mod cluster;
 mod cmd;
 mod dev;
 mod dotenv;
@@ -32,6 +33,10 @@ Commands:
   test             install what is missing, then run the whole suite: fmt, clippy, unit and
                    integration tests, a generated app, a release build, and the browser tests
   bundle           build the release bundle of the app (server binary + public/)
+  cluster-test     three release instances on one PostgreSQL behind HAProxy (installed with apt
+                   when missing): shared sessions and limits, rolling restart, key rotation and
+                   SIGKILL under load; prints the measurements (docs/deploying.md). Arguments go
+                   to the test binary (e.g. a test name)
   screenshot       take docs/screenshot.png (the README's picture) in headless Chromium
   template-check   generate a new app from this checkout (dx new and cargo generate), check
                    its names, build and test it, and sign up in its release bundle (part of `test`)
@@ -68,6 +73,7 @@ fn run() -> Result<()> {
         Some("bundle") => workspace::bundle(&root).map(|dir| {
             eprintln!("xtask: release bundle in {}", dir.display());
         }),
+        Some("cluster-test") => cluster::cluster_test(&root, &args[1..]),
         Some("bench") => bench::bench(&root, args[1..].iter().any(|a| a == "--load-only")),
         Some("screenshot") => cmd::screenshot(&root),
         Some("template-check") => {

@@ -4,6 +4,7 @@
 //! The tests need the release bundle built by `cargo xtask bundle`; `cargo xtask test` builds it
 //! and passes its folder in `APP_BUNDLE_DIR`.
 
+pub mod cluster;
 pub mod github;
 pub mod http;
 pub mod oidc;
