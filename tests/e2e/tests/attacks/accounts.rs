@@ -208,16 +208,22 @@ fn hydration_data(html: &str) -> Vec<u8> {
 
 /// Whether `text` is in the hydration data. Dioxus serialises each value to bytes and stores
 /// those bytes in its CBOR payload as an array of integers (`0x18 b` for each byte ≥ 24), so
-/// the text appears either contiguously or byte by byte with that prefix.
+/// the text appears either contiguously or byte by byte with that prefix — or JSON-escaped,
+/// inside a JSON text.
 fn contains_serialised(data: &[u8], text: &str) -> bool {
-    let plain = text.as_bytes();
-    let spread: Vec<u8> = plain
-        .iter()
-        .flat_map(|&b| if b < 24 { vec![b] } else { vec![0x18, b] })
-        .collect();
-    [plain, spread.as_slice()]
-        .iter()
-        .any(|needle| data.windows(needle.len()).any(|w| w == *needle))
+    // auth-ui's seeded values travel as JSON text (`seed.rs`): there the text is JSON-escaped.
+    let quoted = serde_json::to_string(text).unwrap();
+    let json = &quoted[1..quoted.len() - 1];
+    [text, json].iter().any(|form| {
+        let plain = form.as_bytes();
+        let spread: Vec<u8> = plain
+            .iter()
+            .flat_map(|&b| if b < 24 { vec![b] } else { vec![0x18, b] })
+            .collect();
+        [plain, spread.as_slice()]
+            .iter()
+            .any(|needle| data.windows(needle.len()).any(|w| w == *needle))
+    })
 }
 
 /// Markup in a user's name is text: escaped in the SSR HTML of every page that shows it and
